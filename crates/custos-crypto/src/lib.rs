@@ -1,0 +1,39 @@
+//! Custos cryptography: secret types, the field envelope, the key hierarchy's key tiers,
+//! Shamir splitting of the root key and blind indexes. Pure: no I/O, no clock.
+//!
+//! Every primitive comes from `aws-lc-rs` (its FIPS module with the `fips` feature);
+//! nothing here is hand-rolled. Key material lives in zeroizing types and is read
+//! through an explicit `expose()`.
+#![forbid(unsafe_code)]
+
+mod aad;
+mod aead;
+mod blind;
+mod error;
+mod keys;
+mod random;
+mod secret;
+mod shamir;
+mod token;
+
+pub use aad::{FieldAad, KeyScope, SubjectKeyAad, TenantKeyAad};
+pub use aead::Sealed;
+pub use blind::{BlindIndex, BlindIndexKey};
+pub use error::CryptoError;
+pub use keys::{DataKey, RootKey, SubjectKey, TenantKey, WrappedKey, KEY_LEN};
+pub use random::{random_array, random_hex};
+pub use secret::Secret;
+pub use shamir::{InitId, Share, combine_shares, split_root_key};
+pub use token::{TokenHash, new_token};
+
+/// Whether the FIPS-validated module is in use (only with the `fips` feature).
+pub fn fips_mode() -> bool {
+    #[cfg(feature = "fips")]
+    {
+        aws_lc_rs::try_fips_mode().is_ok()
+    }
+    #[cfg(not(feature = "fips"))]
+    {
+        false
+    }
+}
