@@ -1,0 +1,70 @@
+//! The domain error: what went wrong, in terms a caller can act on. The server maps each
+//! variant to an HTTP status and a stable problem type; messages never hold personal data.
+
+use crate::store::StoreError;
+use custos_crypto::CryptoError;
+
+/// Errors from the vault service.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// The vault is sealed: no keys in memory.
+    #[error("the vault is sealed")]
+    Sealed,
+    /// No valid credentials.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Authenticated but not allowed.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// The resource does not exist, or is not visible to the caller.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Input failed validation; `field` names the offending input (never its value).
+    #[error("invalid {field}: {reason}")]
+    Invalid {
+        /// Which input.
+        field: String,
+        /// Why, without echoing the value.
+        reason: String,
+    },
+    /// A read of personal data without a `Custos-Purpose`.
+    #[error("a purpose is required to read personal data")]
+    PurposeRequired,
+    /// The stated purpose is not allowed for this collection.
+    #[error("purpose not allowed for this collection")]
+    PurposeNotAllowed,
+    /// Conflicts with existing state (duplicate code, stale version, incompatible schema).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Unsealing failed (bad share, other init, too few distinct shares).
+    #[error("unseal failed: {0}")]
+    Unseal(String),
+    /// The vault is already initialised, or not initialised.
+    #[error("{0}")]
+    State(&'static str),
+    /// Stored ciphertext did not authenticate: tampering or a misplaced row.
+    #[error("stored data failed integrity check")]
+    Integrity,
+    /// Storage failure.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// Crypto failure other than integrity (RNG).
+    #[error("crypto: {0}")]
+    Crypto(CryptoError),
+}
+
+impl From<CryptoError> for CoreError {
+    fn from(e: CryptoError) -> Self {
+        match e {
+            CryptoError::Decrypt | CryptoError::Malformed => CoreError::Integrity,
+            other => CoreError::Crypto(other),
+        }
+    }
+}
+
+impl CoreError {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        CoreError::Invalid { field: field.into(), reason: reason.into() }
+    }
+}

@@ -1,0 +1,131 @@
+//! The vault service: the only way to data. The HTTP API, the console and the CLI call
+//! it; it checks the principal, validates, seals and opens, and writes through the store.
+
+mod auth;
+mod collections;
+mod records;
+mod rewrap;
+mod seal;
+mod tenants;
+
+pub use auth::{ApiKeyCreated, DEFAULT_KEY_DAYS, MAX_KEY_DAYS, NewApiKey};
+pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, RecordView};
+pub use seal::{InitOutput, InitParams, Mode, SealStatus};
+pub use tenants::TenantView;
+
+use crate::clock::{Clock, Timestamp};
+use crate::error::CoreError;
+use crate::ids::{CollectionName, TenantCode, ZoneName};
+use crate::keyring::{Keyring, TenantKeys, read, write};
+use crate::policy::{Action, Principal};
+use crate::schema::CollectionSchema;
+use crate::store::{Store, TenantRow};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// How long a cached tenant row or authenticated token is trusted before re-reading
+/// the store (other nodes' rotations and revocations show up within this).
+const CACHE_TTL_MS: i64 = 2_000;
+
+/// The vault service for one zone.
+#[derive(Debug)]
+pub struct Vault {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    zone: ZoneName,
+    keyring: RwLock<Option<Arc<Keyring>>>,
+    pending_shares: Mutex<Vec<custos_crypto::Share>>,
+    tenants: RwLock<HashMap<TenantCode, (TenantRow, Timestamp)>>,
+    schemas: RwLock<HashMap<(TenantCode, CollectionName), Arc<CollectionSchema>>>,
+    tokens: RwLock<HashMap<[u8; 32], (Principal, Timestamp)>>,
+    rewrap_wanted: tokio::sync::Notify,
+}
+
+/// What a tenant-scoped call works with once authorised.
+struct TenantCtx {
+    keys: Arc<Keyring>,
+    tenant: TenantRow,
+}
+
+impl Vault {
+    /// A sealed vault over a store.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, zone: ZoneName) -> Self {
+        Self {
+            store,
+            clock,
+            zone,
+            keyring: RwLock::new(None),
+            pending_shares: Mutex::new(Vec::new()),
+            tenants: RwLock::default(),
+            schemas: RwLock::default(),
+            tokens: RwLock::default(),
+            rewrap_wanted: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The zone served.
+    pub fn zone(&self) -> &ZoneName {
+        &self.zone
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The store (for CLI maintenance and tests).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    fn keys(&self) -> Result<Arc<Keyring>, CoreError> {
+        read(&self.keyring).clone().ok_or(CoreError::Sealed)
+    }
+
+    async fn tenant_row(&self, code: &TenantCode) -> Result<TenantRow, CoreError> {
+        let now = self.clock.now();
+        if let Some((row, at)) = read(&self.tenants).get(code) {
+            if now.0 - at.0 < CACHE_TTL_MS {
+                return Ok(row.clone());
+            }
+        }
+        let row = self.store.get_tenant(code).await?.ok_or(CoreError::NotFound("tenant"))?;
+        write(&self.tenants).insert(code.clone(), (row.clone(), now));
+        Ok(row)
+    }
+
+    fn forget_tenant(&self, code: &TenantCode) {
+        write(&self.tenants).remove(code);
+    }
+
+    /// Sealed check, authorisation, then the tenant (404 for a missing or foreign one).
+    async fn ctx(&self, p: &Principal, code: &TenantCode, action: Action) -> Result<TenantCtx, CoreError> {
+        let keys = self.keys()?;
+        p.authorize(code, action)?;
+        let tenant = self.tenant_row(code).await?;
+        Ok(TenantCtx { keys, tenant })
+    }
+
+    /// A tenant key version, unwrapped from the store on first use.
+    async fn tenant_keys(&self, keys: &Keyring, code: &TenantCode, version: u32) -> Result<Arc<TenantKeys>, CoreError> {
+        if let Some(k) = keys.tenant_key(code, version) {
+            return Ok(k);
+        }
+        let row = self.store.get_tenant_key(code, version).await?.ok_or(CoreError::Integrity)?;
+        let key = keys
+            .root()
+            .unwrap_tenant_key(&custos_crypto::WrappedKey(row.wrapped), keys.zone().as_str(), code.as_str(), version)?;
+        Ok(keys.put_tenant_key(code, key)?)
+    }
+
+    async fn schema(&self, code: &TenantCode, name: &CollectionName) -> Result<Arc<CollectionSchema>, CoreError> {
+        if let Some(s) = read(&self.schemas).get(&(code.clone(), name.clone())) {
+            return Ok(s.clone());
+        }
+        let row = self.store.get_collection(code, name).await?.ok_or(CoreError::NotFound("collection"))?;
+        let schema: CollectionSchema = serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
+        let schema = Arc::new(schema);
+        write(&self.schemas).insert((code.clone(), name.clone()), schema.clone());
+        Ok(schema)
+    }
+}

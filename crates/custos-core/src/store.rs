@@ -1,0 +1,309 @@
+//! The storage boundary. A `Store` holds rows whose personal data is already sealed;
+//! it never sees a key or a plaintext value. Writes are sets of operations applied
+//! atomically (a backend may group several sets into one transaction, each in its own
+//! savepoint); reads are plain queries. Every backend passes the conformance suite in
+//! `custos-store`.
+
+use crate::clock::Timestamp;
+use crate::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
+use crate::policy::Role;
+use async_trait::async_trait;
+use custos_crypto::{Sealed, TokenHash};
+
+/// Storage errors. `Conflict` and `NotFound` are outcomes of preconditions in a write set.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A unique key already exists (tenant code, subject, record id, key version).
+    #[error("already exists: {0}")]
+    Conflict(&'static str),
+    /// A precondition's row is missing.
+    #[error("not found: {0}")]
+    NotFound(&'static str),
+    /// A row was changed since it was read (optimistic concurrency).
+    #[error("stale version")]
+    Stale,
+    /// The backend failed (I/O, corruption, closed writer). Details go to the log only.
+    #[error("backend failure: {0}")]
+    Backend(String),
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRow {
+    /// Account code.
+    pub code: TenantCode,
+    /// Display name (an organisation's name: not personal data).
+    pub name: String,
+    /// Zone the tenant lives in.
+    pub zone: ZoneName,
+    /// Newest key version: new writes use it.
+    pub key_version: u32,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// One wrapped tenant key version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantKeyRow {
+    /// Tenant.
+    pub tenant: TenantCode,
+    /// Version.
+    pub version: u32,
+    /// Wrapped by the root key.
+    pub wrapped: Sealed,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// A service account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    /// Public id.
+    pub id: ApiKeyId,
+    /// Tenant.
+    pub tenant: TenantCode,
+    /// Label chosen by the creator (not personal data).
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// SHA-256 of the key.
+    pub hash: TokenHash,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+}
+
+/// An operator token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorRow {
+    /// Public id.
+    pub id: String,
+    /// SHA-256 of the token.
+    pub hash: TokenHash,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// A collection and its schema (JSON text; no personal data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionRow {
+    /// Tenant.
+    pub tenant: TenantCode,
+    /// Name.
+    pub name: CollectionName,
+    /// Schema as JSON.
+    pub schema_json: String,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A subject: a pseudonym and its wrapped key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRow {
+    /// Tenant.
+    pub tenant: TenantCode,
+    /// Pseudonym.
+    pub pseudonym: Pseudonym,
+    /// Tenant key version that wraps the subject key.
+    pub key_version: u32,
+    /// The wrapped subject key.
+    pub wrapped_key: Sealed,
+    /// Created.
+    pub created_at: Timestamp,
+}
+
+/// Which key seals a stored field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKey {
+    /// A tenant key version's data key.
+    Tenant(u32),
+    /// The record's subject key.
+    Subject,
+}
+
+/// One sealed field value of a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRow {
+    /// Field name.
+    pub field: FieldName,
+    /// Sealing key.
+    pub key: FieldKey,
+    /// Ciphertext.
+    pub ct: Sealed,
+}
+
+/// One blind-index entry: HMAC of a normalised value under tenant key `version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexRow {
+    /// Field name.
+    pub field: FieldName,
+    /// Tenant key version of the index key.
+    pub version: u32,
+    /// The MAC.
+    pub mac: [u8; 32],
+}
+
+/// A record's metadata (plaintext by design: ids, times, versions).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// Tenant.
+    pub tenant: TenantCode,
+    /// Collection.
+    pub collection: CollectionName,
+    /// Id.
+    pub id: RecordId,
+    /// Linked subject.
+    pub subject: Option<Pseudonym>,
+    /// Change counter, from 1.
+    pub version: i64,
+    /// Created.
+    pub created_at: Timestamp,
+    /// Last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A record with its sealed fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    /// Metadata.
+    pub meta: RecordMeta,
+    /// Sealed fields.
+    pub fields: Vec<FieldRow>,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone)]
+pub enum RecordFilter {
+    /// Every record of a collection.
+    Collection(CollectionName),
+    /// A subject's records in one collection.
+    Subject(CollectionName, Pseudonym),
+    /// Records whose blind index for `field` matches any of `macs` (one per key version).
+    Index(CollectionName, FieldName, Vec<(u32, [u8; 32])>),
+}
+
+/// One change, applied with the others of its set or not at all.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Set a `sys` metadata value.
+    PutMeta(String, Vec<u8>),
+    /// Add an operator token.
+    InsertOperator(OperatorRow),
+    /// Add a tenant (conflict if the code exists).
+    InsertTenant(TenantRow),
+    /// Add a tenant key version and make it current (conflict if it exists).
+    InsertTenantKey(TenantKeyRow),
+    /// Add an API key.
+    InsertApiKey(ApiKeyRow),
+    /// Create or replace a collection.
+    PutCollection(CollectionRow),
+    /// Add a subject.
+    InsertSubject(SubjectRow),
+    /// Rewrap a subject key, if still wrapped by `from_version`.
+    RewrapSubject {
+        /// Tenant.
+        tenant: TenantCode,
+        /// Subject.
+        pseudonym: Pseudonym,
+        /// Expected current version.
+        from_version: u32,
+        /// New version.
+        to_version: u32,
+        /// New wrapped key.
+        wrapped_key: Sealed,
+    },
+    /// Add a record with its fields and index entries.
+    InsertRecord {
+        /// Metadata (version 1).
+        meta: RecordMeta,
+        /// Sealed fields.
+        fields: Vec<FieldRow>,
+        /// Index entries.
+        index: Vec<IndexRow>,
+    },
+    /// Change a record at `expected_version`: set or remove fields, replace their index.
+    UpdateRecord {
+        /// Tenant.
+        tenant: TenantCode,
+        /// Collection.
+        collection: CollectionName,
+        /// Id.
+        id: RecordId,
+        /// Version read by the caller (stale otherwise).
+        expected_version: i64,
+        /// Time of the change.
+        updated_at: Timestamp,
+        /// Fields to set.
+        set: Vec<FieldRow>,
+        /// Fields to remove.
+        remove: Vec<FieldName>,
+        /// Fields whose index entries are replaced by `index`.
+        reindex: Vec<FieldName>,
+        /// New index entries.
+        index: Vec<IndexRow>,
+    },
+    /// Delete a record, its fields and index entries (not found if absent).
+    DeleteRecord {
+        /// Tenant.
+        tenant: TenantCode,
+        /// Collection.
+        collection: CollectionName,
+        /// Id.
+        id: RecordId,
+    },
+    /// Replace one sealed field if it still holds `old` (background rewrap); no-op otherwise.
+    RewrapField {
+        /// Record.
+        record: RecordId,
+        /// New field row (same field name).
+        new: FieldRow,
+        /// Ciphertext expected now.
+        old: Sealed,
+    },
+    /// Replace a record's index entry for a field of an older version; no-op if gone.
+    RewrapIndex {
+        /// Record.
+        record: RecordId,
+        /// Field.
+        field: FieldName,
+        /// Old version.
+        from_version: u32,
+        /// New entry.
+        new: IndexRow,
+    },
+}
+
+/// A storage backend for one zone.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Apply a set of operations atomically and durably; returns once committed.
+    async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
+    /// A `sys` metadata value.
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Operator by token hash.
+    async fn operator_by_hash(&self, hash: &TokenHash) -> Result<Option<OperatorRow>, StoreError>;
+    /// API key by hash.
+    async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRow>, StoreError>;
+    /// A tenant.
+    async fn get_tenant(&self, code: &TenantCode) -> Result<Option<TenantRow>, StoreError>;
+    /// Every tenant, by code.
+    async fn list_tenants(&self) -> Result<Vec<TenantRow>, StoreError>;
+    /// One wrapped tenant key version.
+    async fn get_tenant_key(&self, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError>;
+    /// A collection.
+    async fn get_collection(&self, tenant: &TenantCode, name: &CollectionName) -> Result<Option<CollectionRow>, StoreError>;
+    /// A subject.
+    async fn get_subject(&self, tenant: &TenantCode, pseudonym: &Pseudonym) -> Result<Option<SubjectRow>, StoreError>;
+    /// A record with its fields.
+    async fn get_record(&self, tenant: &TenantCode, collection: &CollectionName, id: &RecordId) -> Result<Option<RecordRow>, StoreError>;
+    /// Records matching `filter` with id greater than `after`, by id, at most `limit`.
+    async fn list_records(&self, tenant: &TenantCode, filter: &RecordFilter, after: Option<&RecordId>, limit: u32) -> Result<Vec<RecordRow>, StoreError>;
+    /// Subjects still wrapped by a version below `version`.
+    async fn subjects_below(&self, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<SubjectRow>, StoreError>;
+    /// Records having a tenant-key field or an index entry below `version`.
+    async fn records_below(&self, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError>;
+}
