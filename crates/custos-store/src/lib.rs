@@ -1,0 +1,8 @@
+//! Custos storage backends behind `custos_core::store::Store`, and the conformance suite
+//! every backend must pass. Backend differences stay inside this crate.
+#![forbid(unsafe_code)]
+
+pub mod conformance;
+mod sqlite;
+
+pub use sqlite::{SqliteOptions, SqliteStore};

@@ -1,0 +1,63 @@
+//! Schema migrations for the SQLite store, tracked by `PRAGMA user_version`.
+
+use super::backend;
+use custos_core::store::StoreError;
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: foundation
+    r#"
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+    CREATE TABLE operators (id TEXT PRIMARY KEY, hash BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL);
+    CREATE TABLE tenants (
+        code TEXT PRIMARY KEY, name TEXT NOT NULL, zone TEXT NOT NULL,
+        key_version INTEGER NOT NULL, created_at INTEGER NOT NULL);
+    CREATE TABLE tenant_keys (
+        tenant TEXT NOT NULL REFERENCES tenants(code), version INTEGER NOT NULL,
+        wrapped BLOB NOT NULL, created_at INTEGER NOT NULL, PRIMARY KEY (tenant, version));
+    CREATE TABLE api_keys (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL REFERENCES tenants(code), name TEXT NOT NULL,
+        role TEXT NOT NULL, hash BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+    CREATE TABLE collections (
+        tenant TEXT NOT NULL REFERENCES tenants(code), name TEXT NOT NULL, schema_json TEXT NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (tenant, name));
+    CREATE TABLE subjects (
+        tenant TEXT NOT NULL REFERENCES tenants(code), pseudonym TEXT NOT NULL,
+        key_version INTEGER NOT NULL, wrapped_key BLOB NOT NULL, created_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, pseudonym));
+    CREATE INDEX subjects_by_version ON subjects (tenant, key_version);
+    CREATE TABLE records (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL, collection TEXT NOT NULL, subject TEXT,
+        version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+        FOREIGN KEY (tenant, collection) REFERENCES collections (tenant, name),
+        FOREIGN KEY (tenant, subject) REFERENCES subjects (tenant, pseudonym));
+    CREATE INDEX records_by_collection ON records (tenant, collection, id);
+    CREATE INDEX records_by_subject ON records (tenant, subject, collection, id);
+    -- key_version: 0 = sealed under the record's subject key, n = tenant key version n
+    CREATE TABLE record_fields (
+        record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE, field TEXT NOT NULL,
+        key_version INTEGER NOT NULL, ct BLOB NOT NULL, PRIMARY KEY (record_id, field)) WITHOUT ROWID;
+    CREATE INDEX record_fields_by_version ON record_fields (key_version, record_id);
+    CREATE TABLE blind_index (
+        tenant TEXT NOT NULL, collection TEXT NOT NULL, field TEXT NOT NULL, version INTEGER NOT NULL,
+        mac BLOB NOT NULL, record_id TEXT NOT NULL REFERENCES records(id) ON DELETE CASCADE,
+        PRIMARY KEY (record_id, field, version)) WITHOUT ROWID;
+    CREATE INDEX blind_index_lookup ON blind_index (tenant, collection, field, mac, record_id);
+    CREATE INDEX blind_index_by_version ON blind_index (tenant, version);
+    "#,
+];
+
+/// Bring the database to the newest schema, one transaction per migration.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: usize = conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map_err(backend)?.try_into().unwrap_or(0);
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!("database schema version {current} is newer than this binary ({})", MIGRATIONS.len())));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}

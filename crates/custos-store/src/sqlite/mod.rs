@@ -1,0 +1,167 @@
+//! The embedded SQLite store: one file per zone, WAL, `synchronous=FULL`. One writer
+//! thread applies write sets in group commits; reads use a small pool of connections.
+
+mod apply;
+mod migrate;
+mod read;
+mod writer;
+
+use async_trait::async_trait;
+use custos_core::ids::{CollectionName, Pseudonym, RecordId, TenantCode};
+use custos_core::store::{
+    ApiKeyRow, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError, SubjectRow, TenantKeyRow, TenantRow, WriteOp,
+};
+use custos_crypto::TokenHash;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Tuning for the SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Read connections kept open.
+    pub read_connections: usize,
+    /// Most write sets in one group commit.
+    pub max_batch: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self { read_connections: 4, max_batch: 512 }
+    }
+}
+
+/// SQLite-backed `Store`.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: writer::Writer,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    max_readers: usize,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn open_conn(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+         PRAGMA busy_timeout=10000; PRAGMA secure_delete=ON;",
+    )
+    .map_err(backend)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Open (creating and migrating if needed) the zone database at `path`.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
+        let mut conn = open_conn(path)?;
+        migrate::migrate(&mut conn)?;
+        let writer = writer::Writer::start(conn, options.max_batch)?;
+        Ok(Self { path: path.to_owned(), writer, readers: Arc::new(Mutex::new(Vec::new())), max_readers: options.read_connections.max(1) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run a read on a pooled connection, off the async runtime.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        let path = self.path.clone();
+        let max = self.max_readers;
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_conn(&path)?,
+            };
+            let out = f(&conn);
+            let mut pool = pool.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < max {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.writer.submit(ops).await
+    }
+
+    async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_owned();
+        self.read(move |c| read::meta(c, &key)).await
+    }
+
+    async fn operator_by_hash(&self, hash: &TokenHash) -> Result<Option<OperatorRow>, StoreError> {
+        let hash = hash.clone();
+        self.read(move |c| read::operator_by_hash(c, &hash)).await
+    }
+
+    async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRow>, StoreError> {
+        let hash = hash.clone();
+        self.read(move |c| read::api_key_by_hash(c, &hash)).await
+    }
+
+    async fn get_tenant(&self, code: &TenantCode) -> Result<Option<TenantRow>, StoreError> {
+        let code = code.clone();
+        self.read(move |c| read::tenant(c, &code)).await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<TenantRow>, StoreError> {
+        self.read(read::tenants).await
+    }
+
+    async fn get_tenant_key(&self, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError> {
+        let code = code.clone();
+        self.read(move |c| read::tenant_key(c, &code, version)).await
+    }
+
+    async fn get_collection(&self, tenant: &TenantCode, name: &CollectionName) -> Result<Option<CollectionRow>, StoreError> {
+        let (tenant, name) = (tenant.clone(), name.clone());
+        self.read(move |c| read::collection(c, &tenant, &name)).await
+    }
+
+    async fn get_subject(&self, tenant: &TenantCode, pseudonym: &Pseudonym) -> Result<Option<SubjectRow>, StoreError> {
+        let (tenant, pseudonym) = (tenant.clone(), pseudonym.clone());
+        self.read(move |c| read::subject(c, &tenant, &pseudonym)).await
+    }
+
+    async fn get_record(&self, tenant: &TenantCode, collection: &CollectionName, id: &RecordId) -> Result<Option<RecordRow>, StoreError> {
+        let (tenant, collection, id) = (tenant.clone(), collection.clone(), id.clone());
+        self.read(move |c| read::record(c, &tenant, &collection, &id)).await
+    }
+
+    async fn list_records(&self, tenant: &TenantCode, filter: &RecordFilter, after: Option<&RecordId>, limit: u32) -> Result<Vec<RecordRow>, StoreError> {
+        let (tenant, filter, after) = (tenant.clone(), filter.clone(), after.cloned());
+        self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit)).await
+    }
+
+    async fn subjects_below(&self, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<SubjectRow>, StoreError> {
+        let tenant = tenant.clone();
+        self.read(move |c| read::subjects_below(c, &tenant, version, limit)).await
+    }
+
+    async fn records_below(&self, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError> {
+        let tenant = tenant.clone();
+        self.read(move |c| read::records_below(c, &tenant, version, limit)).await
+    }
+}
