@@ -1,0 +1,98 @@
+//! The `/v1` router. Routes and the OpenAPI document come from the same annotations
+//! (`utoipa-axum`), so the published document cannot drift from what is served.
+
+mod collections;
+mod records;
+mod subjects;
+mod sys;
+mod tenants;
+
+use crate::problem::Problem;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Custos API", description = "Privacy vault for education platforms. Errors are RFC 9457 problem+json."),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = api.components.as_mut() {
+            c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+        }
+    }
+}
+
+/// Build the OpenAPI document and the router.
+fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(sys::health))
+        .routes(routes!(sys::unseal))
+        .routes(routes!(sys::seal))
+        .routes(routes!(tenants::create_tenant))
+        .routes(routes!(tenants::get_tenant))
+        .routes(routes!(tenants::rotate))
+        .routes(routes!(tenants::create_api_key))
+        .routes(routes!(collections::put_collection, collections::get_collection))
+        .routes(routes!(subjects::create_subject))
+        .routes(routes!(subjects::get_subject))
+        .routes(routes!(records::create_record, records::list_records))
+        .routes(routes!(records::get_record, records::patch_record, records::delete_record))
+        .routes(routes!(records::search_records))
+        .with_state(state)
+        .split_for_parts()
+}
+
+/// The OpenAPI document as served at `/v1/openapi.json`.
+pub fn openapi_json(state: AppState) -> String {
+    parts(state).1.to_pretty_json().unwrap_or_default()
+}
+
+/// The full application: `/v1` routes, OpenAPI, problem+json fallbacks, body limit,
+/// security headers and a panic guard.
+pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let (router, api) = parts(state);
+    let doc = Arc::new(api.to_json().unwrap_or_default());
+    router
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { Problem::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed", "this endpoint does not accept that method")
+        })
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::map_response(security_headers))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            Problem::internal().into_response()
+        }))
+}
+
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
+    resp
+}

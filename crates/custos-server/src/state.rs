@@ -1,0 +1,13 @@
+//! Shared application state handed to every handler: the vault service and limits.
+
+use custos_core::Vault;
+use std::sync::Arc;
+
+/// State of the HTTP application.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The vault service: the only way to data.
+    pub vault: Arc<Vault>,
+    /// Whether the server speaks TLS (reported in health).
+    pub tls: bool,
+}
