@@ -1,0 +1,230 @@
+//! `custos bench`: start a demo server and the plaintext floor as child processes on
+//! loopback, drive each over HTTPS at a fixed concurrency, and print throughput and
+//! p50/p99 for record create (pii fields, linked subject) and record read, with the
+//! cost of the security layers as the drop against the floor.
+
+use super::load::{self, MakeRequest, Stats};
+use crate::client;
+use anyhow::{Context, Result, bail};
+use custos_store::{SqliteOptions, SqliteStore};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Options of `custos bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds per measured phase.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Subjects to spread records over.
+    #[arg(long, default_value_t = 1000)]
+    subjects: usize,
+    /// Skip the plaintext floor.
+    #[arg(long)]
+    no_floor: bool,
+    /// Print the results as one JSON object too.
+    #[arg(long)]
+    json: bool,
+}
+
+fn schema() -> Value {
+    json!({
+        "fields": {
+            "email": {"type": "email", "pii": true, "searchable": true, "required": true},
+            "name": {"type": "string", "pii": true},
+            "score": {"type": "integer"}
+        },
+        "purposes": ["grading"]
+    })
+}
+
+fn record_body(subjects: &[String], n: usize) -> Value {
+    json!({
+        "subject": subjects[n % subjects.len()],
+        "fields": {"email": format!("bench.person{n}@example.org"), "name": format!("Bench Person {n}"), "score": n % 100}
+    })
+}
+
+/// A child server process, killed when dropped.
+struct Child {
+    _proc: tokio::process::Child,
+    first_line: String,
+}
+
+async fn spawn(args: &[&str]) -> Result<Child> {
+    let exe = std::env::current_exe().context("locating the custos binary")?;
+    let mut proc = tokio::process::Command::new(exe)
+        .args(args)
+        .env("CUSTOS_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting a server process")?;
+    let stdout = proc.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first_line = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(l) = lines.next_line().await? {
+            if l.starts_with("custos: listening on ") || l.starts_with("{") {
+                return Ok::<_, std::io::Error>(l);
+            }
+        }
+        Err(std::io::Error::other("server exited before listening"))
+    })
+    .await
+    .context("server did not start within 60 s")??;
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(Child { _proc: proc, first_line })
+}
+
+struct Target {
+    client: reqwest::Client,
+    create_url: String,
+    read_url: String,
+    key: Option<String>,
+    subjects: Vec<String>,
+}
+
+async fn phases(t: Target, a: &BenchArgs) -> Result<(Stats, Stats)> {
+    let subjects = Arc::new(t.subjects);
+    let key = t.key.clone();
+    let make_create: MakeRequest = {
+        let (url, key, subjects) = (t.create_url.clone(), key.clone(), subjects.clone());
+        Arc::new(move |c: &reqwest::Client, n| {
+            let r = c.post(&url).json(&record_body(&subjects, n));
+            match &key {
+                Some(k) => r.bearer_auth(k),
+                None => r,
+            }
+        })
+    };
+    let ids: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let collect: Arc<dyn Fn(&[u8]) + Send + Sync> = {
+        let ids = ids.clone();
+        Arc::new(move |b: &[u8]| {
+            if let Ok(v) = serde_json::from_slice::<Value>(b) {
+                if let Some(id) = v["id"].as_str() {
+                    ids.lock().unwrap_or_else(|p| p.into_inner()).push(id.to_owned());
+                }
+            }
+        })
+    };
+    // Warm-up: connections, caches.
+    load::run(t.client.clone(), a.concurrency, Duration::from_secs(1), make_create.clone(), Some(collect.clone())).await;
+    let create = load::run(t.client.clone(), a.concurrency, Duration::from_secs(a.seconds), make_create, Some(collect)).await;
+    let ids = Arc::new(std::mem::take(&mut *ids.lock().unwrap_or_else(|p| p.into_inner())));
+    if ids.is_empty() {
+        bail!("no record was created; the server refused every request");
+    }
+    let make_read: MakeRequest = {
+        let (url, key, ids) = (t.read_url.clone(), key, ids.clone());
+        Arc::new(move |c: &reqwest::Client, n| {
+            let r = c.get(format!("{url}/{}", ids[(n * 7919) % ids.len()])).header("custos-purpose", "grading");
+            match &key {
+                Some(k) => r.bearer_auth(k),
+                None => r,
+            }
+        })
+    };
+    let read = load::run(t.client, a.concurrency, Duration::from_secs(a.seconds), make_read, None).await;
+    Ok((create, read))
+}
+
+async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
+    let child = spawn(&["demo", "--data-dir", &dir.display().to_string(), "--listen", "127.0.0.1:0"]).await?;
+    let creds: Value = serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json"))?)?;
+    let (url, ca, key) = (
+        creds["url"].as_str().context("url")?.to_owned(),
+        PathBuf::from(creds["ca_cert"].as_str().context("ca_cert")?),
+        creds["api_key"].as_str().context("api_key")?.to_owned(),
+    );
+    let http = client::https_client(Some(&ca), a.concurrency)?;
+    let base = format!("{url}/v1/tenants/demo/collections/bench");
+    let r = http.put(&base).bearer_auth(&key).json(&schema()).send().await?;
+    if !r.status().is_success() {
+        bail!("creating the bench collection: {}", r.text().await?);
+    }
+    let mut subjects = Vec::with_capacity(a.subjects);
+    for _ in 0..a.subjects {
+        let v: Value = http.post(format!("{url}/v1/tenants/demo/subjects")).bearer_auth(&key).json(&json!({})).send().await?.json().await?;
+        subjects.push(v["id"].as_str().context("subject id")?.to_owned());
+    }
+    let t = Target { client: http, create_url: format!("{base}/records"), read_url: format!("{base}/records"), key: Some(key), subjects };
+    Ok((child, t))
+}
+
+async fn floor_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
+    let child = spawn(&["bench-floor", "--data-dir", &dir.display().to_string()]).await?;
+    let info: Value = serde_json::from_str(&child.first_line).context("floor start line")?;
+    let url = info["url"].as_str().context("url")?.to_owned();
+    let ca = PathBuf::from(info["ca_cert"].as_str().context("ca_cert")?);
+    let subjects = info["subjects"].as_array().context("subjects")?.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect();
+    let http = client::https_client(Some(&ca), a.concurrency)?;
+    Ok((child, Target { client: http, create_url: format!("{url}/floor/records"), read_url: format!("{url}/floor/records"), key: None, subjects }))
+}
+
+fn line(name: &str, s: &Stats) {
+    println!("{name:<24} {:>10.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} ok, {} errors)", s.throughput, s.p50_ms, s.p99_ms, s.ok, s.errors);
+}
+
+/// `custos bench`
+pub async fn run(a: BenchArgs) -> Result<()> {
+    if a.concurrency == 0 || a.concurrency > 1024 || a.seconds == 0 || a.seconds > 600 || a.subjects == 0 {
+        bail!("--concurrency 1-1024, --seconds 1-600, --subjects at least 1");
+    }
+    let root = std::env::temp_dir().join(format!("custos-bench-{}", std::process::id()));
+    let _cleanup = Cleanup(root.clone());
+    println!("custos bench: {} connections, {} s per phase, {} cores", a.concurrency, a.seconds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    let (child, t) = secure_target(&root.join("secure"), &a).await?;
+    let (create, read) = phases(t, &a).await?;
+    drop(child);
+    line("create (custos)", &create);
+    line("read (custos)", &read);
+    let mut out = json!({"concurrency": a.concurrency, "seconds": a.seconds, "custos": {"create": create, "read": read}});
+    if !a.no_floor {
+        let (child, t) = floor_target(&root.join("floor"), &a).await?;
+        let (fc, fr) = phases(t, &a).await?;
+        drop(child);
+        line("create (plaintext floor)", &fc);
+        line("read (plaintext floor)", &fr);
+        let cost = |s: &Stats, f: &Stats| if f.throughput > 0.0 { 100.0 * (1.0 - s.throughput / f.throughput) } else { 0.0 };
+        println!("security cost: create {:.1}% , read {:.1}% of floor throughput", cost(&create, &fc), cost(&read, &fr));
+        out["floor"] = json!({"create": fc, "read": fr});
+        out["cost_percent"] = json!({"create": cost(&create, &fc), "read": cost(&read, &fr)});
+    }
+    if a.json {
+        println!("{out}");
+    }
+    Ok(())
+}
+
+struct Cleanup(PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `custos bench-floor`: serve the plaintext floor; print one JSON line with its URL.
+pub async fn serve_floor(dir: &Path) -> Result<()> {
+    crate::datadir::create_private_dir(dir)?;
+    let tls = custos_server::tls::generate_local(&dir.join("tls"))?;
+    let store = Arc::new(SqliteStore::open(&dir.join("floor.db"), SqliteOptions::default())?);
+    let schema = serde_json::from_value(schema())?;
+    let (app, subjects) = custos_server::floor::setup(store, schema, 1000).await.map_err(|p| anyhow::anyhow!(p.detail))?;
+    let cfg = custos_server::tls::server_config(&tls.cert, &tls.key)?;
+    let running = custos_server::start(app, custos_server::ListenOptions { addr: "127.0.0.1:0".parse()?, tls: Some(cfg) })?;
+    let url = super::serve::url(running.addr, true);
+    println!("{}", json!({"url": url, "ca_cert": tls.ca_cert, "subjects": subjects}));
+    super::shutdown_signal().await;
+    running.shutdown(Duration::from_secs(2)).await;
+    Ok(())
+}

@@ -1,0 +1,215 @@
+//! Configuration: one TOML file in the data directory (`custos.toml`, unknown keys
+//! refused) plus `CUSTOS_*` environment overrides, checked once into a `Config` that is
+//! passed to whatever needs it. Relative paths resolve against the data directory.
+
+use anyhow::{Context, Result, bail};
+use custos_core::ids::ZoneName;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Name of the configuration file inside a data directory.
+pub const FILE: &str = "custos.toml";
+
+/// The file as written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Residency zone of this data directory.
+    pub zone: String,
+    /// HTTP server.
+    pub server: RawServer,
+    /// Storage.
+    pub storage: RawStorage,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// Address to listen on.
+    pub listen: String,
+    /// Serve plain HTTP (loopback only).
+    #[serde(default)]
+    pub insecure_http: bool,
+    /// Certificate chain (PEM).
+    pub tls_cert: PathBuf,
+    /// Private key (PEM).
+    pub tls_key: PathBuf,
+    /// CA certificate clients should trust, if the server generated its own.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+    /// Largest accepted request body.
+    #[serde(default = "default_body")]
+    pub max_body_bytes: usize,
+}
+
+/// `[storage]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    /// SQLite database file of the zone.
+    pub path: PathBuf,
+    /// Read connections.
+    #[serde(default = "default_readers")]
+    pub read_connections: usize,
+}
+
+fn default_body() -> usize {
+    1 << 20
+}
+
+fn default_readers() -> usize {
+    4
+}
+
+/// The checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Zone.
+    pub zone: ZoneName,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Plain HTTP.
+    pub insecure_http: bool,
+    /// Certificate chain.
+    pub tls_cert: PathBuf,
+    /// Private key.
+    pub tls_key: PathBuf,
+    /// CA certificate for clients, if any.
+    pub tls_ca: Option<PathBuf>,
+    /// Body limit.
+    pub max_body_bytes: usize,
+    /// Database file.
+    pub db_path: PathBuf,
+    /// Read connections.
+    pub read_connections: usize,
+}
+
+impl RawConfig {
+    /// The configuration `init` writes.
+    pub fn initial(listen: SocketAddr) -> Self {
+        Self {
+            zone: "default".into(),
+            server: RawServer {
+                listen: listen.to_string(),
+                insecure_http: false,
+                tls_cert: "tls/server.pem".into(),
+                tls_key: "tls/server.key".into(),
+                tls_ca: Some("tls/ca.pem".into()),
+                max_body_bytes: default_body(),
+            },
+            storage: RawStorage { path: "zone.db".into(), read_connections: default_readers() },
+        }
+    }
+
+    /// Write to `dir/custos.toml`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let text = toml::to_string_pretty(self).context("encoding configuration")?;
+        let header = "# Custos configuration. Relative paths are inside this directory.\n\
+                      # Environment overrides: CUSTOS_LISTEN, CUSTOS_INSECURE_HTTP, CUSTOS_MAX_BODY_BYTES.\n\n";
+        std::fs::write(dir.join(FILE), format!("{header}{text}")).context("writing custos.toml")
+    }
+}
+
+fn resolve(dir: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_owned() } else { dir.join(p) }
+}
+
+/// Environment overrides, read once at start.
+#[derive(Debug, Default, Clone)]
+pub struct EnvOverrides {
+    /// `CUSTOS_LISTEN`
+    pub listen: Option<String>,
+    /// `CUSTOS_INSECURE_HTTP`
+    pub insecure_http: Option<String>,
+    /// `CUSTOS_MAX_BODY_BYTES`
+    pub max_body_bytes: Option<String>,
+}
+
+impl EnvOverrides {
+    /// Read the process environment.
+    pub fn from_env() -> Self {
+        Self {
+            listen: std::env::var("CUSTOS_LISTEN").ok(),
+            insecure_http: std::env::var("CUSTOS_INSECURE_HTTP").ok(),
+            max_body_bytes: std::env::var("CUSTOS_MAX_BODY_BYTES").ok(),
+        }
+    }
+}
+
+/// Load and check `dir/custos.toml` with overrides; `listen` (a flag) wins over both.
+pub fn load(dir: &Path, env: &EnvOverrides, listen: Option<SocketAddr>, insecure_http: bool) -> Result<Config> {
+    let path = dir.join(FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}; run `custos init` first", path.display()))?;
+    let raw: RawConfig = toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))?;
+    check(dir, raw, env, listen, insecure_http)
+}
+
+fn check(dir: &Path, raw: RawConfig, env: &EnvOverrides, listen: Option<SocketAddr>, insecure_flag: bool) -> Result<Config> {
+    let zone = ZoneName::parse(&raw.zone).map_err(|e| anyhow::anyhow!("zone: {e}"))?;
+    let listen_text = env.listen.clone().unwrap_or(raw.server.listen);
+    let listen = match listen {
+        Some(l) => l,
+        None => listen_text.parse().with_context(|| format!("listen: {listen_text:?} is not an address like 127.0.0.1:8443"))?,
+    };
+    let insecure_http = insecure_flag
+        || match env.insecure_http.as_deref() {
+            None => raw.server.insecure_http,
+            Some("1" | "true") => true,
+            Some("0" | "false") => false,
+            Some(other) => bail!("CUSTOS_INSECURE_HTTP: {other:?} is not true or false"),
+        };
+    if insecure_http && !listen.ip().is_loopback() {
+        bail!("plain HTTP is allowed only on a loopback address, not {listen}");
+    }
+    let max_body_bytes = match &env.max_body_bytes {
+        Some(v) => v.parse().with_context(|| "CUSTOS_MAX_BODY_BYTES is not a number")?,
+        None => raw.server.max_body_bytes,
+    };
+    if !(1024..=64 << 20).contains(&max_body_bytes) {
+        bail!("max_body_bytes must be between 1 KiB and 64 MiB");
+    }
+    if raw.storage.read_connections == 0 || raw.storage.read_connections > 64 {
+        bail!("storage.read_connections must be between 1 and 64");
+    }
+    Ok(Config {
+        zone,
+        listen,
+        insecure_http,
+        tls_cert: resolve(dir, &raw.server.tls_cert),
+        tls_key: resolve(dir, &raw.server.tls_key),
+        tls_ca: raw.server.tls_ca.map(|p| resolve(dir, &p)),
+        max_body_bytes,
+        db_path: resolve(dir, &raw.storage.path),
+        read_connections: raw.storage.read_connections,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawConfig {
+        RawConfig::initial("127.0.0.1:8443".parse().unwrap())
+    }
+
+    #[test]
+    fn initial_config_round_trips_and_checks() {
+        let text = toml::to_string(&raw()).unwrap();
+        let back: RawConfig = toml::from_str(&text).unwrap();
+        let c = check(Path::new("/d"), back, &EnvOverrides::default(), None, false).unwrap();
+        assert_eq!(c.db_path, Path::new("/d/zone.db"));
+        assert_eq!(c.max_body_bytes, 1 << 20);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let text = toml::to_string(&raw()).unwrap().replace("zone = ", "colour = 1\nzone = ");
+        assert!(toml::from_str::<RawConfig>(&text).is_err());
+        let env = EnvOverrides { listen: Some("0.0.0.0:80".into()), ..Default::default() };
+        assert!(check(Path::new("/d"), raw(), &env, None, true).is_err(), "plain HTTP off loopback");
+        let env = EnvOverrides { max_body_bytes: Some("lots".into()), ..Default::default() };
+        assert!(check(Path::new("/d"), raw(), &env, None, false).is_err());
+    }
+}

@@ -1,0 +1,134 @@
+//! The `custos` command: initialise a data directory, unseal, serve, run the demo,
+//! check the configuration, print the OpenAPI document, and benchmark a server.
+#![forbid(unsafe_code)]
+// A binary: every item is crate-internal, so `pub` here means "used by other modules".
+#![allow(unreachable_pub)]
+
+mod client;
+mod cmd;
+mod config;
+mod datadir;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "custos", version, about = "Custos: a self-hosted privacy vault for education platforms")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a data directory: root key split into shares, first operator token, TLS.
+    Init {
+        /// Data directory to create.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Number of unseal shares.
+        #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=255))]
+        shares: u8,
+        /// Shares needed to unseal.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=255))]
+        threshold: u8,
+        /// Address written to the configuration.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// Print the shares and token as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the API. Starts sealed.
+    Serve {
+        /// Data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Listen address (overrides the configuration).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Serve plain HTTP; loopback addresses only.
+        #[arg(long)]
+        insecure_http: bool,
+    },
+    /// Offer unseal shares (read from standard input, one per line) to a running server.
+    Unseal {
+        /// Data directory of the server (for its address and CA certificate).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Server URL (default: from the configuration).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Development demo: auto-unsealing data directory, demo tenant and synthetic people.
+    Demo {
+        /// Data directory (created on first run, reused after).
+        #[arg(long, default_value = "demo-data")]
+        data_dir: PathBuf,
+        /// Listen address.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Check a data directory's configuration and print the effective values.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Benchmark record create and read over HTTPS, against the plaintext floor.
+    Bench(cmd::bench::BenchArgs),
+    /// Serve the plaintext floor for `custos bench` (benchmarks only).
+    #[command(hide = true)]
+    BenchFloor {
+        /// Data directory for the floor's database.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Validate `custos.toml` and environment overrides.
+    Check {
+        /// Data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("custos: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Init { data_dir, shares, threshold, listen, json } => cmd::init::run(&data_dir, shares, threshold, listen, json).await,
+            Command::Serve { data_dir, listen, insecure_http } => cmd::serve::run(&data_dir, listen, insecure_http).await,
+            Command::Unseal { data_dir, url } => cmd::unseal::run(&data_dir, url).await,
+            Command::Demo { data_dir, listen } => cmd::demo::run(&data_dir, listen).await,
+            Command::Config { action: ConfigAction::Check { data_dir } } => cmd::config_check(&data_dir),
+            Command::Openapi => cmd::print_openapi(),
+            Command::Bench(args) => cmd::bench::run(args).await,
+            Command::BenchFloor { data_dir } => cmd::bench::serve_floor(&data_dir).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("custos: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
