@@ -1,0 +1,13 @@
+//! End-to-end tests: each starts the real `custos` binary on loopback and talks HTTPS to
+//! it, or drives its CLI, with real SQLite files in a temporary directory.
+
+#![allow(unreachable_pub)] // test support items are shared between test modules only
+
+mod bad_input;
+mod cli;
+mod crash;
+mod isolation;
+mod records;
+mod seal;
+mod support;
+mod tamper;

@@ -1,0 +1,179 @@
+//! Shared fixtures: a real `custos` process on loopback (demo or initialised data
+//! directory), an HTTPS client trusting its CA, and helpers for JSON calls.
+
+use reqwest::{Client, Method, StatusCode};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_custos");
+
+/// A running server process; killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub http: Client,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn client(ca: &Path) -> Client {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Client::builder().tls_backend_preconfigured(cfg).http1_only().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+/// Start `custos ARGS` and wait for its "listening on" line.
+pub fn spawn(args: &[&str], dir: &Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("CUSTOS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start custos");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines.next().expect("custos exited before listening").unwrap();
+        if let Some(u) = line.strip_prefix("custos: listening on ") {
+            break u.to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let ca = dir.join("tls/ca.pem");
+    Server { child, url, http: client(&ca) }
+}
+
+/// A fresh demo server (development mode, demo tenant, admin key).
+pub fn demo(dir: &Path) -> (Server, Value) {
+    let s = spawn(&["demo", "--data-dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"], dir);
+    let creds: Value = serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json")).unwrap()).unwrap();
+    (s, creds)
+}
+
+/// `custos init --json` output.
+pub fn init(dir: &Path, shares: u8, threshold: u8) -> Value {
+    let out = Command::new(BIN)
+        .args(["init", "--data-dir", dir.to_str().unwrap(), "--shares", &shares.to_string(), "--threshold", &threshold.to_string(), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Server {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, purpose: Option<&str>, body: Option<Value>) -> Resp {
+        let mut r = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(p) = purpose {
+            r = r.header("custos-purpose", p);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, content_type, body, text }
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Resp {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let content_type = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, content_type, body, text }
+    }
+}
+
+/// Assert an RFC 9457 problem with the given status and type slug.
+pub fn assert_problem(r: &Resp, status: u16, slug: &str) {
+    assert_eq!(r.status.as_u16(), status, "{}", r.text);
+    assert_eq!(r.content_type, "application/problem+json", "{}", r.text);
+    assert_eq!(r.body["type"], json!(format!("urn:custos:problem:{slug}")), "{}", r.text);
+    assert_eq!(r.body["status"], json!(status));
+}
+
+/// The schema used by most tests.
+pub fn people_schema() -> Value {
+    json!({
+        "fields": {
+            "email": {"type": "email", "pii": true, "searchable": true, "required": true},
+            "name": {"type": "string", "pii": true},
+            "score": {"type": "integer"},
+            "note": {"type": "string"}
+        },
+        "purposes": ["grading", "support"]
+    })
+}
+
+/// Create a tenant with an admin key through the operator token; returns the admin key.
+pub async fn tenant_with_admin(s: &Server, operator: &str, code: &str) -> String {
+    let r = s.call(Method::POST, "/v1/tenants", Some(operator), None, Some(json!({"code": code, "name": format!("Tenant {code}")}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    key(s, operator, code, "admin").await
+}
+
+pub async fn key(s: &Server, token: &str, code: &str, role: &str) -> String {
+    let r = s.call(Method::POST, &format!("/v1/tenants/{code}/api-keys"), Some(token), None, Some(json!({"name": format!("{role}-key"), "role": role}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["key"].as_str().unwrap().to_owned()
+}
+
+pub async fn put_people(s: &Server, admin: &str, code: &str) {
+    let r = s.call(Method::PUT, &format!("/v1/tenants/{code}/collections/people"), Some(admin), None, Some(people_schema())).await;
+    assert!(r.status == 201 || r.status == 200, "{}", r.text);
+}
+
+pub async fn subject(s: &Server, key: &str, code: &str) -> String {
+    let r = s.call(Method::POST, &format!("/v1/tenants/{code}/subjects"), Some(key), None, Some(json!({}))).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+pub async fn record(s: &Server, key: &str, code: &str, subject: Option<&str>, fields: Value) -> String {
+    let mut body = json!({"fields": fields});
+    if let Some(sub) = subject {
+        body["subject"] = json!(sub);
+    }
+    let r = s.call(Method::POST, &format!("/v1/tenants/{code}/collections/people/records"), Some(key), None, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_owned()
+}
