@@ -73,7 +73,14 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Run a read on a pooled connection, off the async runtime.
+    /// Run a point read (one indexed row, microseconds from the page cache) on a pooled
+    /// connection, inline: a thread hop would cost more than the query.
+    fn point<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        with_pooled(&self.readers, &self.path, self.max_readers, f)
+    }
+
+    /// Run a scan (pages of records, rewrap batches) on a pooled connection, off the
+    /// async runtime.
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -82,22 +89,24 @@ impl SqliteStore {
         let pool = self.readers.clone();
         let path = self.path.clone();
         let max = self.max_readers;
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let conn = match conn {
-                Some(c) => c,
-                None => open_conn(&path)?,
-            };
-            let out = f(&conn);
-            let mut pool = pool.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < max {
-                pool.push(conn);
-            }
-            out
-        })
+        tokio::task::spawn_blocking(move || with_pooled(&pool, &path, max, f))
         .await
         .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
+}
+
+fn with_pooled<T>(pool: &Mutex<Vec<Connection>>, path: &Path, max: usize, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    let conn = match conn {
+        Some(c) => c,
+        None => open_conn(path)?,
+    };
+    let out = f(&conn);
+    let mut pool = pool.lock().unwrap_or_else(|p| p.into_inner());
+    if pool.len() < max {
+        pool.push(conn);
+    }
+    out
 }
 
 #[async_trait]
@@ -107,23 +116,19 @@ impl Store for SqliteStore {
     }
 
     async fn get_meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = key.to_owned();
-        self.read(move |c| read::meta(c, &key)).await
+        self.point(|c| read::meta(c, key))
     }
 
     async fn operator_by_hash(&self, hash: &TokenHash) -> Result<Option<OperatorRow>, StoreError> {
-        let hash = hash.clone();
-        self.read(move |c| read::operator_by_hash(c, &hash)).await
+        self.point(|c| read::operator_by_hash(c, hash))
     }
 
     async fn api_key_by_hash(&self, hash: &TokenHash) -> Result<Option<ApiKeyRow>, StoreError> {
-        let hash = hash.clone();
-        self.read(move |c| read::api_key_by_hash(c, &hash)).await
+        self.point(|c| read::api_key_by_hash(c, hash))
     }
 
     async fn get_tenant(&self, code: &TenantCode) -> Result<Option<TenantRow>, StoreError> {
-        let code = code.clone();
-        self.read(move |c| read::tenant(c, &code)).await
+        self.point(|c| read::tenant(c, code))
     }
 
     async fn list_tenants(&self) -> Result<Vec<TenantRow>, StoreError> {
@@ -131,23 +136,19 @@ impl Store for SqliteStore {
     }
 
     async fn get_tenant_key(&self, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError> {
-        let code = code.clone();
-        self.read(move |c| read::tenant_key(c, &code, version)).await
+        self.point(|c| read::tenant_key(c, code, version))
     }
 
     async fn get_collection(&self, tenant: &TenantCode, name: &CollectionName) -> Result<Option<CollectionRow>, StoreError> {
-        let (tenant, name) = (tenant.clone(), name.clone());
-        self.read(move |c| read::collection(c, &tenant, &name)).await
+        self.point(|c| read::collection(c, tenant, name))
     }
 
     async fn get_subject(&self, tenant: &TenantCode, pseudonym: &Pseudonym) -> Result<Option<SubjectRow>, StoreError> {
-        let (tenant, pseudonym) = (tenant.clone(), pseudonym.clone());
-        self.read(move |c| read::subject(c, &tenant, &pseudonym)).await
+        self.point(|c| read::subject(c, tenant, pseudonym))
     }
 
     async fn get_record(&self, tenant: &TenantCode, collection: &CollectionName, id: &RecordId) -> Result<Option<RecordRow>, StoreError> {
-        let (tenant, collection, id) = (tenant.clone(), collection.clone(), id.clone());
-        self.read(move |c| read::record(c, &tenant, &collection, &id)).await
+        self.point(|c| read::record(c, tenant, collection, id))
     }
 
     async fn list_records(&self, tenant: &TenantCode, filter: &RecordFilter, after: Option<&RecordId>, limit: u32) -> Result<Vec<RecordRow>, StoreError> {
