@@ -2,6 +2,7 @@
 //! thread applies write sets in group commits; reads use a small pool of connections.
 
 mod apply;
+mod checkpoint;
 mod migrate;
 mod read;
 mod writer;
@@ -35,6 +36,7 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     path: PathBuf,
     writer: writer::Writer,
+    _checkpointer: checkpoint::Checkpointer,
     readers: Arc<Mutex<Vec<Connection>>>,
     max_readers: usize,
 }
@@ -64,8 +66,11 @@ impl SqliteStore {
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, StoreError> {
         let mut conn = open_conn(path)?;
         migrate::migrate(&mut conn)?;
+        // The writer never checkpoints; a separate thread does, so commits stay short.
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-32768;").map_err(backend)?;
         let writer = writer::Writer::start(conn, options.max_batch)?;
-        Ok(Self { path: path.to_owned(), writer, readers: Arc::new(Mutex::new(Vec::new())), max_readers: options.read_connections.max(1) })
+        let checkpointer = checkpoint::Checkpointer::start(open_conn(path)?)?;
+        Ok(Self { path: path.to_owned(), writer, _checkpointer: checkpointer, readers: Arc::new(Mutex::new(Vec::new())), max_readers: options.read_connections.max(1) })
     }
 
     /// The database file.
