@@ -65,6 +65,9 @@ impl From<CryptoError> for CoreError {
 
 impl CoreError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        CoreError::Invalid { field: field.into(), reason: reason.into() }
+        CoreError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }

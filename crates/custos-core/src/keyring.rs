@@ -43,7 +43,12 @@ pub(crate) fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Keyring {
     /// A keyring around a freshly combined root key.
     pub fn new(root: RootKey, zone: ZoneName) -> Self {
-        Self { root, zone, tenants: RwLock::default(), subjects: Mutex::default() }
+        Self {
+            root,
+            zone,
+            tenants: RwLock::default(),
+            subjects: Mutex::default(),
+        }
     }
 
     /// The root key (tenant key wrapping).
@@ -62,7 +67,11 @@ impl Keyring {
     }
 
     /// Cache a tenant key version.
-    pub fn put_tenant_key(&self, tenant: &TenantCode, key: TenantKey) -> Result<Arc<TenantKeys>, custos_crypto::CryptoError> {
+    pub fn put_tenant_key(
+        &self,
+        tenant: &TenantCode,
+        key: TenantKey,
+    ) -> Result<Arc<TenantKeys>, custos_crypto::CryptoError> {
         let version = key.version();
         let blind = key.blind_index_key()?;
         let entry = Arc::new(TenantKeys { key, blind });
@@ -72,11 +81,18 @@ impl Keyring {
 
     /// A cached subject key.
     pub fn subject_key(&self, tenant: &TenantCode, subject: &Pseudonym) -> Option<Arc<SubjectKey>> {
-        lock(&self.subjects).get(&(tenant.clone(), subject.clone())).cloned()
+        lock(&self.subjects)
+            .get(&(tenant.clone(), subject.clone()))
+            .cloned()
     }
 
     /// Cache a subject key.
-    pub fn put_subject_key(&self, tenant: &TenantCode, subject: &Pseudonym, key: SubjectKey) -> Arc<SubjectKey> {
+    pub fn put_subject_key(
+        &self,
+        tenant: &TenantCode,
+        subject: &Pseudonym,
+        key: SubjectKey,
+    ) -> Arc<SubjectKey> {
         let key = Arc::new(key);
         let mut map = lock(&self.subjects);
         if map.len() >= SUBJECT_CACHE_MAX {

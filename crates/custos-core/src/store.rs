@@ -293,17 +293,50 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every tenant, by code.
     async fn list_tenants(&self) -> Result<Vec<TenantRow>, StoreError>;
     /// One wrapped tenant key version.
-    async fn get_tenant_key(&self, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError>;
+    async fn get_tenant_key(
+        &self,
+        code: &TenantCode,
+        version: u32,
+    ) -> Result<Option<TenantKeyRow>, StoreError>;
     /// A collection.
-    async fn get_collection(&self, tenant: &TenantCode, name: &CollectionName) -> Result<Option<CollectionRow>, StoreError>;
+    async fn get_collection(
+        &self,
+        tenant: &TenantCode,
+        name: &CollectionName,
+    ) -> Result<Option<CollectionRow>, StoreError>;
     /// A subject.
-    async fn get_subject(&self, tenant: &TenantCode, pseudonym: &Pseudonym) -> Result<Option<SubjectRow>, StoreError>;
+    async fn get_subject(
+        &self,
+        tenant: &TenantCode,
+        pseudonym: &Pseudonym,
+    ) -> Result<Option<SubjectRow>, StoreError>;
     /// A record with its fields.
-    async fn get_record(&self, tenant: &TenantCode, collection: &CollectionName, id: &RecordId) -> Result<Option<RecordRow>, StoreError>;
+    async fn get_record(
+        &self,
+        tenant: &TenantCode,
+        collection: &CollectionName,
+        id: &RecordId,
+    ) -> Result<Option<RecordRow>, StoreError>;
     /// Records matching `filter` with id greater than `after`, by id, at most `limit`.
-    async fn list_records(&self, tenant: &TenantCode, filter: &RecordFilter, after: Option<&RecordId>, limit: u32) -> Result<Vec<RecordRow>, StoreError>;
+    async fn list_records(
+        &self,
+        tenant: &TenantCode,
+        filter: &RecordFilter,
+        after: Option<&RecordId>,
+        limit: u32,
+    ) -> Result<Vec<RecordRow>, StoreError>;
     /// Subjects still wrapped by a version below `version`.
-    async fn subjects_below(&self, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<SubjectRow>, StoreError>;
+    async fn subjects_below(
+        &self,
+        tenant: &TenantCode,
+        version: u32,
+        limit: u32,
+    ) -> Result<Vec<SubjectRow>, StoreError>;
     /// Records having a tenant-key field or an index entry below `version`.
-    async fn records_below(&self, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError>;
+    async fn records_below(
+        &self,
+        tenant: &TenantCode,
+        version: u32,
+        limit: u32,
+    ) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError>;
 }

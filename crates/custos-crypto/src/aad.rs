@@ -112,11 +112,29 @@ mod tests {
 
     #[test]
     fn length_prefixing_keeps_parts_apart() {
-        let a = FieldAad { tenant: "ab", collection: "c", record: "r", field: "f", scope: KeyScope::Subject };
-        let b = FieldAad { tenant: "a", collection: "bc", record: "r", field: "f", scope: KeyScope::Subject };
+        let a = FieldAad {
+            tenant: "ab",
+            collection: "c",
+            record: "r",
+            field: "f",
+            scope: KeyScope::Subject,
+        };
+        let b = FieldAad {
+            tenant: "a",
+            collection: "bc",
+            record: "r",
+            field: "f",
+            scope: KeyScope::Subject,
+        };
         assert_ne!(a.encode().bytes(), b.encode().bytes());
-        let t1 = FieldAad { scope: KeyScope::Tenant(1), ..a };
-        let t2 = FieldAad { scope: KeyScope::Tenant(2), ..a };
+        let t1 = FieldAad {
+            scope: KeyScope::Tenant(1),
+            ..a
+        };
+        let t2 = FieldAad {
+            scope: KeyScope::Tenant(2),
+            ..a
+        };
         assert_ne!(t1.encode().bytes(), t2.encode().bytes());
     }
 }

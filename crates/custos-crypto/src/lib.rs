@@ -20,7 +20,7 @@ pub use aad::{FieldAad, KeyScope, SubjectKeyAad, TenantKeyAad};
 pub use aead::Sealed;
 pub use blind::{BlindIndex, BlindIndexKey};
 pub use error::CryptoError;
-pub use keys::{DataKey, RootKey, SubjectKey, TenantKey, WrappedKey, KEY_LEN};
+pub use keys::{DataKey, KEY_LEN, RootKey, SubjectKey, TenantKey, WrappedKey};
 pub use random::{random_array, random_hex};
 pub use secret::Secret;
 pub use shamir::{InitId, Share, combine_shares, split_root_key};

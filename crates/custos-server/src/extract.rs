@@ -33,18 +33,42 @@ fn json_problem(e: JsonRejection) -> Problem {
             "Unsupported media type",
             "send the body as application/json",
         ),
-        JsonRejection::JsonSyntaxError(_) => Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", "the body is not valid JSON"),
+        JsonRejection::JsonSyntaxError(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "Malformed JSON",
+            "the body is not valid JSON",
+        ),
         JsonRejection::JsonDataError(d) => {
             // serde's message names the field and the expected type; it does not quote
             // string values, but cut it at the first quote to be sure nothing leaks.
             let msg = d.body_text();
-            let safe: String = msg.split(['"', '`']).next().unwrap_or("").chars().take(200).collect();
-            Problem::new(StatusCode::BAD_REQUEST, "invalid-body", "Invalid body", format!("the body does not match the expected shape: {safe}"))
+            let safe: String = msg
+                .split(['"', '`'])
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(200)
+                .collect();
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-body",
+                "Invalid body",
+                format!("the body does not match the expected shape: {safe}"),
+            )
         }
-        _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body-too-large", "Body too large", "the request body exceeds the configured limit")
-        }
-        _ => Problem::new(StatusCode::BAD_REQUEST, "invalid-body", "Invalid body", "the body could not be read"),
+        _ if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "Body too large",
+            "the request body exceeds the configured limit",
+        ),
+        _ => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-body",
+            "Invalid body",
+            "the body could not be read",
+        ),
     }
 }
 
@@ -57,7 +81,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
-            Err(PathRejection::FailedToDeserializePathParams(_)) => Err(Problem::invalid("a path segment is not valid")),
+            Err(PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(Problem::invalid("a path segment is not valid"))
+            }
             Err(_) => Err(Problem::internal()),
         }
     }
@@ -72,16 +98,24 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(_)) => Err(Problem::invalid("the query string is not valid")),
+            Err(QueryRejection::FailedToDeserializeQueryString(_)) => {
+                Err(Problem::invalid("the query string is not valid"))
+            }
             Err(_) => Err(Problem::invalid("the query string is not valid")),
         }
     }
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// The authenticated principal of a request on an unsealed vault (503 when sealed,
@@ -91,7 +125,10 @@ pub(crate) struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if state.vault.is_sealed() {
             return Err(custos_core::CoreError::Sealed.into());
         }
@@ -106,7 +143,10 @@ pub(crate) struct AnyAuth(pub Principal);
 impl FromRequestParts<AppState> for AnyAuth {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(custos_core::CoreError::Unauthenticated)?;
         Ok(AnyAuth(state.vault.authenticate(token).await?))
     }
@@ -122,8 +162,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PurposeHeader {
         match parts.headers.get("custos-purpose") {
             None => Ok(PurposeHeader(None)),
             Some(v) => {
-                let s = v.to_str().map_err(|_| Problem::invalid("Custos-Purpose: not a purpose name"))?;
-                Ok(PurposeHeader(Some(Purpose::parse(s.trim()).map_err(|_| Problem::invalid("Custos-Purpose: not a purpose name"))?)))
+                let s = v
+                    .to_str()
+                    .map_err(|_| Problem::invalid("Custos-Purpose: not a purpose name"))?;
+                Ok(PurposeHeader(Some(Purpose::parse(s.trim()).map_err(
+                    |_| Problem::invalid("Custos-Purpose: not a purpose name"),
+                )?)))
             }
         }
     }

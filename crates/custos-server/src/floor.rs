@@ -12,7 +12,10 @@ use axum::{Json, Router};
 use custos_core::clock::{Clock, SystemClock};
 use custos_core::ids::{CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
 use custos_core::schema::CollectionSchema;
-use custos_core::store::{CollectionRow, FieldKey, FieldRow, IndexRow, RecordMeta, Store, SubjectRow, TenantKeyRow, TenantRow, WriteOp};
+use custos_core::store::{
+    CollectionRow, FieldKey, FieldRow, IndexRow, RecordMeta, Store, SubjectRow, TenantKeyRow,
+    TenantRow, WriteOp,
+};
 use custos_crypto::Sealed;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -43,12 +46,27 @@ fn p<T>(r: Result<T, custos_core::CoreError>) -> Result<T, Problem> {
 
 /// Prepare the floor's tenant, collection and `subjects` subjects in `store`, and return
 /// the floor router and the subject pseudonyms.
-pub async fn setup(store: Arc<dyn Store>, schema: CollectionSchema, subjects: usize) -> Result<(Router, Vec<String>), Problem> {
+pub async fn setup(
+    store: Arc<dyn Store>,
+    schema: CollectionSchema,
+    subjects: usize,
+) -> Result<(Router, Vec<String>), Problem> {
     let now = SystemClock.now();
     let code = p(TenantCode::parse(TENANT))?;
     let mut ops = vec![
-        WriteOp::InsertTenant(TenantRow { code: code.clone(), name: "floor".into(), zone: p(ZoneName::parse("default"))?, key_version: 1, created_at: now }),
-        WriteOp::InsertTenantKey(TenantKeyRow { tenant: code.clone(), version: 1, wrapped: frame(b"-")?, created_at: now }),
+        WriteOp::InsertTenant(TenantRow {
+            code: code.clone(),
+            name: "floor".into(),
+            zone: p(ZoneName::parse("default"))?,
+            key_version: 1,
+            created_at: now,
+        }),
+        WriteOp::InsertTenantKey(TenantKeyRow {
+            tenant: code.clone(),
+            version: 1,
+            wrapped: frame(b"-")?,
+            created_at: now,
+        }),
         WriteOp::PutCollection(CollectionRow {
             tenant: code.clone(),
             name: p(CollectionName::parse(COLLECTION))?,
@@ -61,10 +79,22 @@ pub async fn setup(store: Arc<dyn Store>, schema: CollectionSchema, subjects: us
     for _ in 0..subjects {
         let s = p(Pseudonym::generate())?;
         ids.push(s.to_string());
-        ops.push(WriteOp::InsertSubject(SubjectRow { tenant: code.clone(), pseudonym: s, key_version: 1, wrapped_key: frame(b"-")?, created_at: now }));
+        ops.push(WriteOp::InsertSubject(SubjectRow {
+            tenant: code.clone(),
+            pseudonym: s,
+            key_version: 1,
+            wrapped_key: frame(b"-")?,
+            created_at: now,
+        }));
     }
-    store.apply(ops).await.map_err(|e| Problem::from(custos_core::CoreError::from(e)))?;
-    let state = Floor { store, schema: Arc::new(schema) };
+    store
+        .apply(ops)
+        .await
+        .map_err(|e| Problem::from(custos_core::CoreError::from(e)))?;
+    let state = Floor {
+        store,
+        schema: Arc::new(schema),
+    };
     let router = Router::new()
         .route("/floor/records", post(create))
         .route("/floor/records/{id}", get(read))
@@ -80,14 +110,22 @@ struct CreateBody {
     fields: Map<String, Value>,
 }
 
-async fn create(State(f): State<Floor>, ApiJson(body): ApiJson<CreateBody>) -> Result<(StatusCode, Json<Value>), Problem> {
+async fn create(
+    State(f): State<Floor>,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
     let values = p(f.schema.validate_new(body.fields))?;
     let now = SystemClock.now();
     let meta = RecordMeta {
         tenant: p(TenantCode::parse(TENANT))?,
         collection: p(CollectionName::parse(COLLECTION))?,
         id: p(RecordId::generate(now))?,
-        subject: body.subject.as_deref().map(Pseudonym::parse).transpose().map_err(Problem::from)?,
+        subject: body
+            .subject
+            .as_deref()
+            .map(Pseudonym::parse)
+            .transpose()
+            .map_err(Problem::from)?,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -101,20 +139,42 @@ async fn create(State(f): State<Floor>, ApiJson(body): ApiJson<CreateBody>) -> R
             let mut mac = [0u8; 32];
             let n = plain.len().min(32);
             mac[..n].copy_from_slice(&plain[..n]);
-            index.push(IndexRow { field: v.name.clone(), version: 1, mac });
+            index.push(IndexRow {
+                field: v.name.clone(),
+                version: 1,
+                mac,
+            });
         }
-        fields.push(FieldRow { field: v.name.clone(), key: FieldKey::Tenant(1), ct: frame(&plain)? });
+        fields.push(FieldRow {
+            field: v.name.clone(),
+            key: FieldKey::Tenant(1),
+            ct: frame(&plain)?,
+        });
     }
     let id = meta.id.to_string();
-    f.store.apply(vec![WriteOp::InsertRecord { meta, fields, index }]).await.map_err(|e| Problem::from(custos_core::CoreError::from(e)))?;
+    f.store
+        .apply(vec![WriteOp::InsertRecord {
+            meta,
+            fields,
+            index,
+        }])
+        .await
+        .map_err(|e| Problem::from(custos_core::CoreError::from(e)))?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "version": 1}))))
 }
 
-async fn read(State(f): State<Floor>, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, Problem> {
+async fn read(
+    State(f): State<Floor>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<Value>, Problem> {
     let id = p(RecordId::parse(&id))?;
     let row = f
         .store
-        .get_record(&p(TenantCode::parse(TENANT))?, &p(CollectionName::parse(COLLECTION))?, &id)
+        .get_record(
+            &p(TenantCode::parse(TENANT))?,
+            &p(CollectionName::parse(COLLECTION))?,
+            &id,
+        )
         .await
         .map_err(|e| Problem::from(custos_core::CoreError::from(e)))?
         .ok_or_else(|| Problem::not_found("record not found"))?;

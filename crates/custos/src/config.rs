@@ -99,7 +99,10 @@ impl RawConfig {
                 tls_ca: Some("tls/ca.pem".into()),
                 max_body_bytes: default_body(),
             },
-            storage: RawStorage { path: "zone.db".into(), read_connections: default_readers() },
+            storage: RawStorage {
+                path: "zone.db".into(),
+                read_connections: default_readers(),
+            },
         }
     }
 
@@ -113,7 +116,11 @@ impl RawConfig {
 }
 
 fn resolve(dir: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_owned() } else { dir.join(p) }
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        dir.join(p)
+    }
 }
 
 /// Environment overrides, read once at start.
@@ -139,19 +146,34 @@ impl EnvOverrides {
 }
 
 /// Load and check `dir/custos.toml` with overrides; `listen` (a flag) wins over both.
-pub fn load(dir: &Path, env: &EnvOverrides, listen: Option<SocketAddr>, insecure_http: bool) -> Result<Config> {
+pub fn load(
+    dir: &Path,
+    env: &EnvOverrides,
+    listen: Option<SocketAddr>,
+    insecure_http: bool,
+) -> Result<Config> {
     let path = dir.join(FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}; run `custos init` first", path.display()))?;
-    let raw: RawConfig = toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {}; run `custos init` first", path.display()))?;
+    let raw: RawConfig = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid configuration", path.display()))?;
     check(dir, raw, env, listen, insecure_http)
 }
 
-fn check(dir: &Path, raw: RawConfig, env: &EnvOverrides, listen: Option<SocketAddr>, insecure_flag: bool) -> Result<Config> {
+fn check(
+    dir: &Path,
+    raw: RawConfig,
+    env: &EnvOverrides,
+    listen: Option<SocketAddr>,
+    insecure_flag: bool,
+) -> Result<Config> {
     let zone = ZoneName::parse(&raw.zone).map_err(|e| anyhow::anyhow!("zone: {e}"))?;
     let listen_text = env.listen.clone().unwrap_or(raw.server.listen);
     let listen = match listen {
         Some(l) => l,
-        None => listen_text.parse().with_context(|| format!("listen: {listen_text:?} is not an address like 127.0.0.1:8443"))?,
+        None => listen_text.parse().with_context(|| {
+            format!("listen: {listen_text:?} is not an address like 127.0.0.1:8443")
+        })?,
     };
     let insecure_http = insecure_flag
         || match env.insecure_http.as_deref() {
@@ -164,7 +186,9 @@ fn check(dir: &Path, raw: RawConfig, env: &EnvOverrides, listen: Option<SocketAd
         bail!("plain HTTP is allowed only on a loopback address, not {listen}");
     }
     let max_body_bytes = match &env.max_body_bytes {
-        Some(v) => v.parse().with_context(|| "CUSTOS_MAX_BODY_BYTES is not a number")?,
+        Some(v) => v
+            .parse()
+            .with_context(|| "CUSTOS_MAX_BODY_BYTES is not a number")?,
         None => raw.server.max_body_bytes,
     };
     if !(1024..=64 << 20).contains(&max_body_bytes) {
@@ -205,11 +229,22 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
-        let text = toml::to_string(&raw()).unwrap().replace("zone = ", "colour = 1\nzone = ");
+        let text = toml::to_string(&raw())
+            .unwrap()
+            .replace("zone = ", "colour = 1\nzone = ");
         assert!(toml::from_str::<RawConfig>(&text).is_err());
-        let env = EnvOverrides { listen: Some("0.0.0.0:80".into()), ..Default::default() };
-        assert!(check(Path::new("/d"), raw(), &env, None, true).is_err(), "plain HTTP off loopback");
-        let env = EnvOverrides { max_body_bytes: Some("lots".into()), ..Default::default() };
+        let env = EnvOverrides {
+            listen: Some("0.0.0.0:80".into()),
+            ..Default::default()
+        };
+        assert!(
+            check(Path::new("/d"), raw(), &env, None, true).is_err(),
+            "plain HTTP off loopback"
+        );
+        let env = EnvOverrides {
+            max_body_bytes: Some("lots".into()),
+            ..Default::default()
+        };
         assert!(check(Path::new("/d"), raw(), &env, None, false).is_err());
     }
 }

@@ -47,10 +47,10 @@ impl Vault {
         }
         let hash = TokenHash::of(token);
         let now = self.clock.now();
-        if let Some((p, at)) = read(&self.tokens).get(&hash.0) {
-            if now.0 - at.0 < CACHE_TTL_MS {
-                return Ok(p.clone());
-            }
+        if let Some((p, at)) = read(&self.tokens).get(&hash.0)
+            && now.0 - at.0 < CACHE_TTL_MS
+        {
+            return Ok(p.clone());
         }
         let principal = if let Some(op) = self.store.operator_by_hash(&hash).await? {
             Principal::Operator { id: op.id }
@@ -58,7 +58,11 @@ impl Vault {
             if k.expires_at <= now {
                 return Err(CoreError::Unauthenticated);
             }
-            Principal::Service { key_id: k.id, tenant: k.tenant, role: k.role }
+            Principal::Service {
+                key_id: k.id,
+                tenant: k.tenant,
+                role: k.role,
+            }
         } else {
             return Err(CoreError::Unauthenticated);
         };
@@ -71,7 +75,12 @@ impl Vault {
     }
 
     /// Issue an API key for a tenant (operator or tenant admin).
-    pub async fn create_api_key(&self, p: &Principal, code: &TenantCode, req: NewApiKey) -> Result<ApiKeyCreated, CoreError> {
+    pub async fn create_api_key(
+        &self,
+        p: &Principal,
+        code: &TenantCode,
+        req: NewApiKey,
+    ) -> Result<ApiKeyCreated, CoreError> {
         p.authorize(code, Action::ManageApiKeys)?;
         self.tenant_row(code).await?;
         let name = req.name.trim();
@@ -80,7 +89,10 @@ impl Vault {
         }
         let days = req.expires_in_days.unwrap_or(DEFAULT_KEY_DAYS);
         if days == 0 || days > MAX_KEY_DAYS {
-            return Err(CoreError::invalid("expires_in_days", format!("between 1 and {MAX_KEY_DAYS}")));
+            return Err(CoreError::invalid(
+                "expires_in_days",
+                format!("between 1 and {MAX_KEY_DAYS}"),
+            ));
         }
         let (key, hash) = new_token("ck")?;
         let now = self.clock.now();
@@ -93,7 +105,12 @@ impl Vault {
             created_at: now,
             expires_at: now.plus_days(i64::from(days)),
         };
-        let out = ApiKeyCreated { id: row.id.clone(), key, role: row.role, expires_at: row.expires_at };
+        let out = ApiKeyCreated {
+            id: row.id.clone(),
+            key,
+            role: row.role,
+            expires_at: row.expires_at,
+        };
         self.store.apply(vec![WriteOp::InsertApiKey(row)]).await?;
         Ok(out)
     }

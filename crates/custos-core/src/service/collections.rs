@@ -11,28 +11,46 @@ use crate::store::{CollectionRow, WriteOp};
 
 impl Vault {
     /// Create or replace a collection's schema. Returns whether it was created.
-    pub async fn put_collection(&self, p: &Principal, code: &TenantCode, name: &CollectionName, schema: CollectionSchema) -> Result<bool, CoreError> {
+    pub async fn put_collection(
+        &self,
+        p: &Principal,
+        code: &TenantCode,
+        name: &CollectionName,
+        schema: CollectionSchema,
+    ) -> Result<bool, CoreError> {
         self.ctx(p, code, Action::ManageCollections).await?;
         schema.check()?;
         let now = self.clock.now();
         let existing = self.store.get_collection(code, name).await?;
         let created_at = match &existing {
             Some(row) => {
-                let old: CollectionSchema = serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
+                let old: CollectionSchema =
+                    serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
                 old.check_compatible(&schema)?;
                 row.created_at
             }
             None => now,
         };
         let schema_json = serde_json::to_string(&schema).map_err(|_| CoreError::Integrity)?;
-        let row = CollectionRow { tenant: code.clone(), name: name.clone(), schema_json, created_at, updated_at: now };
+        let row = CollectionRow {
+            tenant: code.clone(),
+            name: name.clone(),
+            schema_json,
+            created_at,
+            updated_at: now,
+        };
         self.store.apply(vec![WriteOp::PutCollection(row)]).await?;
         write(&self.schemas).remove(&(code.clone(), name.clone()));
         Ok(existing.is_none())
     }
 
     /// A collection's schema.
-    pub async fn get_collection(&self, p: &Principal, code: &TenantCode, name: &CollectionName) -> Result<CollectionSchema, CoreError> {
+    pub async fn get_collection(
+        &self,
+        p: &Principal,
+        code: &TenantCode,
+        name: &CollectionName,
+    ) -> Result<CollectionSchema, CoreError> {
         self.ctx(p, code, Action::ReadSchema).await?;
         Ok((*self.schema(code, name).await?).clone())
     }

@@ -9,7 +9,7 @@ mod seal;
 mod tenants;
 
 pub use auth::{ApiKeyCreated, DEFAULT_KEY_DAYS, MAX_KEY_DAYS, NewApiKey};
-pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, RecordView};
+pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, PageRequest, RecordView};
 pub use seal::{InitOutput, InitParams, Mode, SealStatus};
 pub use tenants::TenantView;
 
@@ -84,12 +84,16 @@ impl Vault {
 
     async fn tenant_row(&self, code: &TenantCode) -> Result<TenantRow, CoreError> {
         let now = self.clock.now();
-        if let Some((row, at)) = read(&self.tenants).get(code) {
-            if now.0 - at.0 < CACHE_TTL_MS {
-                return Ok(row.clone());
-            }
+        if let Some((row, at)) = read(&self.tenants).get(code)
+            && now.0 - at.0 < CACHE_TTL_MS
+        {
+            return Ok(row.clone());
         }
-        let row = self.store.get_tenant(code).await?.ok_or(CoreError::NotFound("tenant"))?;
+        let row = self
+            .store
+            .get_tenant(code)
+            .await?
+            .ok_or(CoreError::NotFound("tenant"))?;
         write(&self.tenants).insert(code.clone(), (row.clone(), now));
         Ok(row)
     }
@@ -99,7 +103,12 @@ impl Vault {
     }
 
     /// Sealed check, authorisation, then the tenant (404 for a missing or foreign one).
-    async fn ctx(&self, p: &Principal, code: &TenantCode, action: Action) -> Result<TenantCtx, CoreError> {
+    async fn ctx(
+        &self,
+        p: &Principal,
+        code: &TenantCode,
+        action: Action,
+    ) -> Result<TenantCtx, CoreError> {
         let keys = self.keys()?;
         p.authorize(code, action)?;
         let tenant = self.tenant_row(code).await?;
@@ -107,23 +116,44 @@ impl Vault {
     }
 
     /// A tenant key version, unwrapped from the store on first use.
-    async fn tenant_keys(&self, keys: &Keyring, code: &TenantCode, version: u32) -> Result<Arc<TenantKeys>, CoreError> {
+    async fn tenant_keys(
+        &self,
+        keys: &Keyring,
+        code: &TenantCode,
+        version: u32,
+    ) -> Result<Arc<TenantKeys>, CoreError> {
         if let Some(k) = keys.tenant_key(code, version) {
             return Ok(k);
         }
-        let row = self.store.get_tenant_key(code, version).await?.ok_or(CoreError::Integrity)?;
-        let key = keys
-            .root()
-            .unwrap_tenant_key(&custos_crypto::WrappedKey(row.wrapped), keys.zone().as_str(), code.as_str(), version)?;
+        let row = self
+            .store
+            .get_tenant_key(code, version)
+            .await?
+            .ok_or(CoreError::Integrity)?;
+        let key = keys.root().unwrap_tenant_key(
+            &custos_crypto::WrappedKey(row.wrapped),
+            keys.zone().as_str(),
+            code.as_str(),
+            version,
+        )?;
         Ok(keys.put_tenant_key(code, key)?)
     }
 
-    async fn schema(&self, code: &TenantCode, name: &CollectionName) -> Result<Arc<CollectionSchema>, CoreError> {
+    async fn schema(
+        &self,
+        code: &TenantCode,
+        name: &CollectionName,
+    ) -> Result<Arc<CollectionSchema>, CoreError> {
         if let Some(s) = read(&self.schemas).get(&(code.clone(), name.clone())) {
             return Ok(s.clone());
         }
-        let row = self.store.get_collection(code, name).await?.ok_or(CoreError::NotFound("collection"))?;
-        let schema: CollectionSchema = serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
+        let row = self
+            .store
+            .get_collection(code, name)
+            .await?
+            .ok_or(CoreError::NotFound("collection"))?;
+        let schema: CollectionSchema =
+            serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
         let schema = Arc::new(schema);
         write(&self.schemas).insert((code.clone(), name.clone()), schema.clone());
         Ok(schema)

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use custos_core::ids::{CollectionName, FieldName, Pseudonym, RecordId, TenantCode};
-use custos_core::service::{ListPage, RecordView};
+use custos_core::service::{ListPage, PageRequest, RecordView};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -71,7 +71,10 @@ pub(crate) struct RecordPage {
 
 impl From<ListPage> for RecordPage {
     fn from(p: ListPage) -> Self {
-        Self { records: p.records.into_iter().map(Into::into).collect(), next: p.next }
+        Self {
+            records: p.records.into_iter().map(Into::into).collect(),
+            next: p.next,
+        }
     }
 }
 
@@ -92,12 +95,24 @@ pub(crate) async fn create_record(
 ) -> Result<(StatusCode, HeaderMap, Json<RecordRef>), Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let subject = req.subject.as_deref().map(Pseudonym::parse).transpose()?;
-    let (id, version) = s.vault.create_record(&p, &code, &name, subject, req.fields).await?;
+    let (id, version) = s
+        .vault
+        .create_record(&p, &code, &name, subject, req.fields)
+        .await?;
     let mut h = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v1/tenants/{code}/collections/{name}/records/{id}")) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "/v1/tenants/{code}/collections/{name}/records/{id}"
+    )) {
         h.insert(header::LOCATION, v);
     }
-    Ok((StatusCode::CREATED, h, Json(RecordRef { id: id.to_string(), version })))
+    Ok((
+        StatusCode::CREATED,
+        h,
+        Json(RecordRef {
+            id: id.to_string(),
+            version,
+        }),
+    ))
 }
 
 /// Paging and filtering of a record list.
@@ -127,7 +142,20 @@ pub(crate) async fn list_records(
 ) -> Result<Json<RecordPage>, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let subject = q.subject.as_deref().map(Pseudonym::parse).transpose()?;
-    let page = s.vault.list_records(&p, &code, &name, subject, q.cursor.as_deref(), q.limit, purpose.as_ref()).await?;
+    let page = s
+        .vault
+        .list_records(
+            &p,
+            &code,
+            &name,
+            subject,
+            PageRequest {
+                cursor: q.cursor.as_deref(),
+                limit: q.limit,
+            },
+            purpose.as_ref(),
+        )
+        .await?;
     Ok(Json(page.into()))
 }
 
@@ -144,7 +172,12 @@ pub(crate) async fn get_record(
 ) -> Result<Json<RecordOut>, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let id = RecordId::parse(&id)?;
-    Ok(Json(s.vault.get_record(&p, &code, &name, &id, purpose.as_ref()).await?.into()))
+    Ok(Json(
+        s.vault
+            .get_record(&p, &code, &name, &id, purpose.as_ref())
+            .await?
+            .into(),
+    ))
 }
 
 /// A change to some fields.
@@ -173,8 +206,14 @@ pub(crate) async fn patch_record(
 ) -> Result<Json<RecordRef>, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let id = RecordId::parse(&id)?;
-    let version = s.vault.update_record(&p, &code, &name, &id, req.fields, req.version).await?;
-    Ok(Json(RecordRef { id: id.to_string(), version }))
+    let version = s
+        .vault
+        .update_record(&p, &code, &name, &id, req.fields, req.version)
+        .await?;
+    Ok(Json(RecordRef {
+        id: id.to_string(),
+        version,
+    }))
 }
 
 /// Delete a record.
@@ -225,6 +264,19 @@ pub(crate) async fn search_records(
 ) -> Result<Json<RecordPage>, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let field = FieldName::parse(&req.field)?;
-    let page = s.vault.search_records(&p, &code, &name, &field, &req.equals, req.cursor.as_deref(), req.limit, purpose.as_ref()).await?;
+    let page = s
+        .vault
+        .search_records(
+            &p,
+            &code,
+            &name,
+            (&field, &req.equals),
+            PageRequest {
+                cursor: req.cursor.as_deref(),
+                limit: req.limit,
+            },
+            purpose.as_ref(),
+        )
+        .await?;
     Ok(Json(page.into()))
 }

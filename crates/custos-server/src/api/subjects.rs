@@ -36,16 +36,29 @@ pub(crate) async fn create_subject(
 ) -> Result<(StatusCode, Json<SubjectOut>), Problem> {
     let code = TenantCode::parse(&code)?;
     let id = s.vault.create_subject(&p, &code).await?;
-    Ok((StatusCode::CREATED, Json(SubjectOut { id: id.to_string(), created_at: None })))
+    Ok((
+        StatusCode::CREATED,
+        Json(SubjectOut {
+            id: id.to_string(),
+            created_at: None,
+        }),
+    ))
 }
 
 /// Read a subject (its pseudonym and creation time).
 #[utoipa::path(get, path = "/v1/tenants/{code}/subjects/{id}", tag = "subjects", security(("bearer" = [])),
     params(("code" = String, Path, description = "tenant code"), ("id" = String, Path, description = "subject pseudonym")),
     responses((status = 200, body = SubjectOut), (status = 404, body = Problem)))]
-pub(crate) async fn get_subject(State(s): State<AppState>, Auth(p): Auth, ApiPath((code, id)): ApiPath<(String, String)>) -> Result<Json<SubjectOut>, Problem> {
+pub(crate) async fn get_subject(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath((code, id)): ApiPath<(String, String)>,
+) -> Result<Json<SubjectOut>, Problem> {
     let code = TenantCode::parse(&code)?;
     let id = Pseudonym::parse(&id)?;
     let created = s.vault.get_subject(&p, &code, &id).await?;
-    Ok(Json(SubjectOut { id: id.to_string(), created_at: Some(created.to_rfc3339()) }))
+    Ok(Json(SubjectOut {
+        id: id.to_string(),
+        created_at: Some(created.to_rfc3339()),
+    }))
 }

@@ -31,7 +31,14 @@ pub(crate) struct Health {
 pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
     let sealed = s.vault.is_sealed();
     let initialized = matches!(s.vault.mode().await, Ok(Some(_)));
-    Json(Health { sealed, ready: !sealed, version: env!("CARGO_PKG_VERSION"), initialized, tls: s.tls, fips: custos_crypto::fips_mode() })
+    Json(Health {
+        sealed,
+        ready: !sealed,
+        version: env!("CARGO_PKG_VERSION"),
+        initialized,
+        tls: s.tls,
+        fips: custos_crypto::fips_mode(),
+    })
 }
 
 /// One unseal share.
@@ -56,15 +63,25 @@ pub(crate) struct UnsealStatus {
 /// Offer one share; at the threshold the vault unseals.
 #[utoipa::path(post, path = "/v1/sys/unseal", tag = "sys", request_body = UnsealRequest,
     responses((status = 200, body = UnsealStatus), (status = 400, body = Problem)))]
-pub(crate) async fn unseal(State(s): State<AppState>, ApiJson(req): ApiJson<UnsealRequest>) -> Result<Json<UnsealStatus>, Problem> {
+pub(crate) async fn unseal(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<UnsealRequest>,
+) -> Result<Json<UnsealStatus>, Problem> {
     let st = s.vault.unseal(&req.share).await?;
-    Ok(Json(UnsealStatus { sealed: st.sealed, progress: st.progress, threshold: st.threshold }))
+    Ok(Json(UnsealStatus {
+        sealed: st.sealed,
+        progress: st.progress,
+        threshold: st.threshold,
+    }))
 }
 
 /// Drop every key from memory (operator token).
 #[utoipa::path(post, path = "/v1/sys/seal", tag = "sys", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub(crate) async fn seal(State(s): State<AppState>, AnyAuth(p): AnyAuth) -> Result<StatusCode, Problem> {
+pub(crate) async fn seal(
+    State(s): State<AppState>,
+    AnyAuth(p): AnyAuth,
+) -> Result<StatusCode, Problem> {
     s.vault.seal(&p)?;
     Ok(StatusCode::NO_CONTENT)
 }

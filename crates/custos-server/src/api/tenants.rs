@@ -33,14 +33,22 @@ pub(crate) struct TenantOut {
 
 impl From<TenantView> for TenantOut {
     fn from(t: TenantView) -> Self {
-        Self { code: t.code.to_string(), zone: t.zone.to_string(), key_version: t.key_version }
+        Self {
+            code: t.code.to_string(),
+            zone: t.zone.to_string(),
+            key_version: t.key_version,
+        }
     }
 }
 
 /// Create a tenant (operator only).
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = CreateTenant, security(("bearer" = [])),
     responses((status = 201, body = TenantOut), (status = 400, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
-pub(crate) async fn create_tenant(State(s): State<AppState>, Auth(p): Auth, ApiJson(req): ApiJson<CreateTenant>) -> Result<(StatusCode, Json<TenantOut>), Problem> {
+pub(crate) async fn create_tenant(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiJson(req): ApiJson<CreateTenant>,
+) -> Result<(StatusCode, Json<TenantOut>), Problem> {
     let code = TenantCode::parse_strict(&req.code)?;
     let t = s.vault.create_tenant(&p, code, &req.name).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
@@ -50,7 +58,11 @@ pub(crate) async fn create_tenant(State(s): State<AppState>, Auth(p): Auth, ApiJ
 #[utoipa::path(get, path = "/v1/tenants/{code}", tag = "tenants", security(("bearer" = [])),
     params(("code" = String, Path, description = "tenant code")),
     responses((status = 200, body = TenantOut), (status = 404, body = Problem)))]
-pub(crate) async fn get_tenant(State(s): State<AppState>, Auth(p): Auth, ApiPath(code): ApiPath<String>) -> Result<Json<TenantOut>, Problem> {
+pub(crate) async fn get_tenant(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<TenantOut>, Problem> {
     let code = TenantCode::parse(&code)?;
     Ok(Json(s.vault.get_tenant(&p, &code).await?.into()))
 }
@@ -66,9 +78,15 @@ pub(crate) struct Rotated {
 #[utoipa::path(post, path = "/v1/tenants/{code}/keys/rotate", tag = "tenants", security(("bearer" = [])),
     params(("code" = String, Path, description = "tenant code")),
     responses((status = 200, body = Rotated), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub(crate) async fn rotate(State(s): State<AppState>, Auth(p): Auth, ApiPath(code): ApiPath<String>) -> Result<Json<Rotated>, Problem> {
+pub(crate) async fn rotate(
+    State(s): State<AppState>,
+    Auth(p): Auth,
+    ApiPath(code): ApiPath<String>,
+) -> Result<Json<Rotated>, Problem> {
     let code = TenantCode::parse(&code)?;
-    Ok(Json(Rotated { key_version: s.vault.rotate_tenant_key(&p, &code).await? }))
+    Ok(Json(Rotated {
+        key_version: s.vault.rotate_tenant_key(&p, &code).await?,
+    }))
 }
 
 /// A new API key.
@@ -116,6 +134,25 @@ pub(crate) async fn create_api_key(
     ApiJson(req): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyOut>), Problem> {
     let code = TenantCode::parse(&code)?;
-    let k = s.vault.create_api_key(&p, &code, NewApiKey { name: req.name, role: req.role, expires_in_days: req.expires_in_days }).await?;
-    Ok((StatusCode::CREATED, Json(ApiKeyOut { id: k.id.to_string(), key: KeyText(k.key), role: k.role, expires_at: k.expires_at.to_rfc3339() })))
+    let k = s
+        .vault
+        .create_api_key(
+            &p,
+            &code,
+            NewApiKey {
+                name: req.name,
+                role: req.role,
+                expires_in_days: req.expires_in_days,
+            },
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ApiKeyOut {
+            id: k.id.to_string(),
+            key: KeyText(k.key),
+            role: k.role,
+            expires_at: k.expires_at.to_rfc3339(),
+        }),
+    ))
 }

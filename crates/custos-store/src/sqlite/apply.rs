@@ -25,17 +25,37 @@ fn insert_fields(conn: &Connection, record: &str, fields: &[FieldRow]) -> Result
                          ON CONFLICT (record_id, field) DO UPDATE SET key_version = excluded.key_version, ct = excluded.ct")
         .map_err(backend)?;
     for f in fields {
-        st.execute(params![record, f.field.as_str(), key_col(f.key), f.ct.as_bytes()]).map_err(backend)?;
+        st.execute(params![
+            record,
+            f.field.as_str(),
+            key_col(f.key),
+            f.ct.as_bytes()
+        ])
+        .map_err(backend)?;
     }
     Ok(())
 }
 
-fn insert_index(conn: &Connection, tenant: &str, collection: &str, record: &str, index: &[IndexRow]) -> Result<(), StoreError> {
+fn insert_index(
+    conn: &Connection,
+    tenant: &str,
+    collection: &str,
+    record: &str,
+    index: &[IndexRow],
+) -> Result<(), StoreError> {
     let mut st = conn
         .prepare_cached("INSERT INTO blind_index (tenant, collection, field, version, mac, record_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .map_err(backend)?;
     for i in index {
-        st.execute(params![tenant, collection, i.field.as_str(), i.version, &i.mac[..], record]).map_err(backend)?;
+        st.execute(params![
+            tenant,
+            collection,
+            i.field.as_str(),
+            i.version,
+            &i.mac[..],
+            record
+        ])
+        .map_err(backend)?;
     }
     Ok(())
 }
@@ -55,8 +75,11 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 .map_err(backend)?;
         }
         WriteOp::InsertOperator(o) => {
-            conn.execute("INSERT INTO operators (id, hash, created_at) VALUES (?1, ?2, ?3)", params![o.id, &o.hash.0[..], o.created_at.0])
-                .map_err(unique("operator"))?;
+            conn.execute(
+                "INSERT INTO operators (id, hash, created_at) VALUES (?1, ?2, ?3)",
+                params![o.id, &o.hash.0[..], o.created_at.0],
+            )
+            .map_err(unique("operator"))?;
         }
         WriteOp::InsertTenant(t) => {
             conn.execute(
@@ -72,7 +95,10 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             )
             .map_err(unique("tenant key version"))?;
             let n = conn
-                .execute("UPDATE tenants SET key_version = ?2 WHERE code = ?1 AND key_version < ?2", params![k.tenant.as_str(), k.version])
+                .execute(
+                    "UPDATE tenants SET key_version = ?2 WHERE code = ?1 AND key_version < ?2",
+                    params![k.tenant.as_str(), k.version],
+                )
                 .map_err(backend)?;
             if n == 0 {
                 return Err(StoreError::Conflict("tenant key version"));
@@ -99,14 +125,24 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 .execute(params![s.tenant.as_str(), s.pseudonym.as_str(), s.key_version, s.wrapped_key.as_bytes(), s.created_at.0])
                 .map_err(unique("subject"))?;
         }
-        WriteOp::RewrapSubject { tenant, pseudonym, from_version, to_version, wrapped_key } => {
+        WriteOp::RewrapSubject {
+            tenant,
+            pseudonym,
+            from_version,
+            to_version,
+            wrapped_key,
+        } => {
             conn.execute(
                 "UPDATE subjects SET key_version = ?4, wrapped_key = ?5 WHERE tenant = ?1 AND pseudonym = ?2 AND key_version = ?3",
                 params![tenant.as_str(), pseudonym.as_str(), from_version, to_version, wrapped_key.as_bytes()],
             )
             .map_err(backend)?;
         }
-        WriteOp::InsertRecord { meta, fields, index } => {
+        WriteOp::InsertRecord {
+            meta,
+            fields,
+            index,
+        } => {
             conn.prepare_cached(
                 "INSERT INTO records (id, tenant, collection, subject, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
@@ -122,9 +158,25 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             ])
             .map_err(unique("record"))?;
             insert_fields(conn, meta.id.as_str(), fields)?;
-            insert_index(conn, meta.tenant.as_str(), meta.collection.as_str(), meta.id.as_str(), index)?;
+            insert_index(
+                conn,
+                meta.tenant.as_str(),
+                meta.collection.as_str(),
+                meta.id.as_str(),
+                index,
+            )?;
         }
-        WriteOp::UpdateRecord { tenant, collection, id, expected_version, updated_at, set, remove, reindex, index } => {
+        WriteOp::UpdateRecord {
+            tenant,
+            collection,
+            id,
+            expected_version,
+            updated_at,
+            set,
+            remove,
+            reindex,
+            index,
+        } => {
             let n = conn
                 .prepare_cached(
                     "UPDATE records SET version = version + 1, updated_at = ?5 WHERE id = ?1 AND tenant = ?2 AND collection = ?3 AND version = ?4",
@@ -140,18 +192,40 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                         |r| r.get(0),
                     )
                     .map_err(backend)?;
-                return Err(if exists { StoreError::Stale } else { StoreError::NotFound("record") });
+                return Err(if exists {
+                    StoreError::Stale
+                } else {
+                    StoreError::NotFound("record")
+                });
             }
             insert_fields(conn, id.as_str(), set)?;
             for f in remove {
-                conn.execute("DELETE FROM record_fields WHERE record_id = ?1 AND field = ?2", params![id.as_str(), f.as_str()]).map_err(backend)?;
+                conn.execute(
+                    "DELETE FROM record_fields WHERE record_id = ?1 AND field = ?2",
+                    params![id.as_str(), f.as_str()],
+                )
+                .map_err(backend)?;
             }
             for f in reindex {
-                conn.execute("DELETE FROM blind_index WHERE record_id = ?1 AND field = ?2", params![id.as_str(), f.as_str()]).map_err(backend)?;
+                conn.execute(
+                    "DELETE FROM blind_index WHERE record_id = ?1 AND field = ?2",
+                    params![id.as_str(), f.as_str()],
+                )
+                .map_err(backend)?;
             }
-            insert_index(conn, tenant.as_str(), collection.as_str(), id.as_str(), index)?;
+            insert_index(
+                conn,
+                tenant.as_str(),
+                collection.as_str(),
+                id.as_str(),
+                index,
+            )?;
         }
-        WriteOp::DeleteRecord { tenant, collection, id } => {
+        WriteOp::DeleteRecord {
+            tenant,
+            collection,
+            id,
+        } => {
             let exists: bool = conn
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2 AND collection = ?3)",
@@ -162,9 +236,18 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             if !exists {
                 return Err(StoreError::NotFound("record"));
             }
-            conn.execute("DELETE FROM blind_index WHERE record_id = ?1", params![id.as_str()]).map_err(backend)?;
-            conn.execute("DELETE FROM record_fields WHERE record_id = ?1", params![id.as_str()]).map_err(backend)?;
-            conn.execute("DELETE FROM records WHERE id = ?1", params![id.as_str()]).map_err(backend)?;
+            conn.execute(
+                "DELETE FROM blind_index WHERE record_id = ?1",
+                params![id.as_str()],
+            )
+            .map_err(backend)?;
+            conn.execute(
+                "DELETE FROM record_fields WHERE record_id = ?1",
+                params![id.as_str()],
+            )
+            .map_err(backend)?;
+            conn.execute("DELETE FROM records WHERE id = ?1", params![id.as_str()])
+                .map_err(backend)?;
         }
         WriteOp::RewrapField { record, new, old } => {
             conn.execute(
@@ -173,7 +256,12 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             )
             .map_err(backend)?;
         }
-        WriteOp::RewrapIndex { record, field, from_version, new } => {
+        WriteOp::RewrapIndex {
+            record,
+            field,
+            from_version,
+            new,
+        } => {
             let n = conn
                 .execute(
                     "UPDATE blind_index SET version = ?4, mac = ?5 WHERE record_id = ?1 AND field = ?2 AND version = ?3",

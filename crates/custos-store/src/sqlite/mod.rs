@@ -10,7 +10,8 @@ mod writer;
 use async_trait::async_trait;
 use custos_core::ids::{CollectionName, Pseudonym, RecordId, TenantCode};
 use custos_core::store::{
-    ApiKeyRow, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError, SubjectRow, TenantKeyRow, TenantRow, WriteOp,
+    ApiKeyRow, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError,
+    SubjectRow, TenantKeyRow, TenantRow, WriteOp,
 };
 use custos_crypto::TokenHash;
 use rusqlite::Connection;
@@ -28,7 +29,10 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self { read_connections: 4, max_batch: 512 }
+        Self {
+            read_connections: 4,
+            max_batch: 512,
+        }
     }
 }
 
@@ -43,7 +47,9 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,10 +73,17 @@ impl SqliteStore {
         let mut conn = open_conn(path)?;
         migrate::migrate(&mut conn)?;
         // The writer never checkpoints; a separate thread does, so commits stay short.
-        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-32768;").map_err(backend)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-32768;")
+            .map_err(backend)?;
         let writer = writer::Writer::start(conn, options.max_batch)?;
         let checkpointer = checkpoint::Checkpointer::start(open_conn(path)?)?;
-        Ok(Self { path: path.to_owned(), writer, _checkpointer: checkpointer, readers: Arc::new(Mutex::new(Vec::new())), max_readers: options.read_connections.max(1) })
+        Ok(Self {
+            path: path.to_owned(),
+            writer,
+            _checkpointer: checkpointer,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            max_readers: options.read_connections.max(1),
+        })
     }
 
     /// The database file.
@@ -80,7 +93,10 @@ impl SqliteStore {
 
     /// Run a point read (one indexed row, microseconds from the page cache) on a pooled
     /// connection, inline: a thread hop would cost more than the query.
-    fn point<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn point<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         with_pooled(&self.readers, &self.path, self.max_readers, f)
     }
 
@@ -95,12 +111,17 @@ impl SqliteStore {
         let path = self.path.clone();
         let max = self.max_readers;
         tokio::task::spawn_blocking(move || with_pooled(&pool, &path, max, f))
-        .await
-        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+            .await
+            .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
     }
 }
 
-fn with_pooled<T>(pool: &Mutex<Vec<Connection>>, path: &Path, max: usize, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+fn with_pooled<T>(
+    pool: &Mutex<Vec<Connection>>,
+    path: &Path,
+    max: usize,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     let conn = pool.lock().unwrap_or_else(|p| p.into_inner()).pop();
     let conn = match conn {
         Some(c) => c,
@@ -140,34 +161,70 @@ impl Store for SqliteStore {
         self.read(read::tenants).await
     }
 
-    async fn get_tenant_key(&self, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError> {
+    async fn get_tenant_key(
+        &self,
+        code: &TenantCode,
+        version: u32,
+    ) -> Result<Option<TenantKeyRow>, StoreError> {
         self.point(|c| read::tenant_key(c, code, version))
     }
 
-    async fn get_collection(&self, tenant: &TenantCode, name: &CollectionName) -> Result<Option<CollectionRow>, StoreError> {
+    async fn get_collection(
+        &self,
+        tenant: &TenantCode,
+        name: &CollectionName,
+    ) -> Result<Option<CollectionRow>, StoreError> {
         self.point(|c| read::collection(c, tenant, name))
     }
 
-    async fn get_subject(&self, tenant: &TenantCode, pseudonym: &Pseudonym) -> Result<Option<SubjectRow>, StoreError> {
+    async fn get_subject(
+        &self,
+        tenant: &TenantCode,
+        pseudonym: &Pseudonym,
+    ) -> Result<Option<SubjectRow>, StoreError> {
         self.point(|c| read::subject(c, tenant, pseudonym))
     }
 
-    async fn get_record(&self, tenant: &TenantCode, collection: &CollectionName, id: &RecordId) -> Result<Option<RecordRow>, StoreError> {
+    async fn get_record(
+        &self,
+        tenant: &TenantCode,
+        collection: &CollectionName,
+        id: &RecordId,
+    ) -> Result<Option<RecordRow>, StoreError> {
         self.point(|c| read::record(c, tenant, collection, id))
     }
 
-    async fn list_records(&self, tenant: &TenantCode, filter: &RecordFilter, after: Option<&RecordId>, limit: u32) -> Result<Vec<RecordRow>, StoreError> {
+    async fn list_records(
+        &self,
+        tenant: &TenantCode,
+        filter: &RecordFilter,
+        after: Option<&RecordId>,
+        limit: u32,
+    ) -> Result<Vec<RecordRow>, StoreError> {
         let (tenant, filter, after) = (tenant.clone(), filter.clone(), after.cloned());
-        self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit)).await
+        self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit))
+            .await
     }
 
-    async fn subjects_below(&self, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<SubjectRow>, StoreError> {
+    async fn subjects_below(
+        &self,
+        tenant: &TenantCode,
+        version: u32,
+        limit: u32,
+    ) -> Result<Vec<SubjectRow>, StoreError> {
         let tenant = tenant.clone();
-        self.read(move |c| read::subjects_below(c, &tenant, version, limit)).await
+        self.read(move |c| read::subjects_below(c, &tenant, version, limit))
+            .await
     }
 
-    async fn records_below(&self, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError> {
+    async fn records_below(
+        &self,
+        tenant: &TenantCode,
+        version: u32,
+        limit: u32,
+    ) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError> {
         let tenant = tenant.clone();
-        self.read(move |c| read::records_below(c, &tenant, version, limit)).await
+        self.read(move |c| read::records_below(c, &tenant, version, limit))
+            .await
     }
 }

@@ -3,11 +3,13 @@
 
 use super::backend;
 use custos_core::clock::Timestamp;
-use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
+use custos_core::ids::{
+    ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName,
+};
 use custos_core::policy::Role;
 use custos_core::store::{
-    ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta, RecordRow, StoreError, SubjectRow, TenantKeyRow,
-    TenantRow,
+    ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta,
+    RecordRow, StoreError, SubjectRow, TenantKeyRow, TenantRow,
 };
 use custos_crypto::{Sealed, TokenHash};
 use rusqlite::types::Value as SqlValue;
@@ -37,17 +39,36 @@ pub(crate) fn meta(c: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreEr
         .map_err(backend)
 }
 
-pub(crate) fn operator_by_hash(c: &Connection, hash: &TokenHash) -> Result<Option<OperatorRow>, StoreError> {
+pub(crate) fn operator_by_hash(
+    c: &Connection,
+    hash: &TokenHash,
+) -> Result<Option<OperatorRow>, StoreError> {
     let row = c
         .prepare_cached("SELECT id, hash, created_at FROM operators WHERE hash = ?1")
         .map_err(backend)?
-        .query_row([&hash.0[..]], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))
+        .query_row([&hash.0[..]], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
         .optional()
         .map_err(backend)?;
-    row.map(|(id, h, at)| Ok(OperatorRow { id, hash: TokenHash(hash32(h)?), created_at: Timestamp(at) })).transpose()
+    row.map(|(id, h, at)| {
+        Ok(OperatorRow {
+            id,
+            hash: TokenHash(hash32(h)?),
+            created_at: Timestamp(at),
+        })
+    })
+    .transpose()
 }
 
-pub(crate) fn api_key_by_hash(c: &Connection, hash: &TokenHash) -> Result<Option<ApiKeyRow>, StoreError> {
+pub(crate) fn api_key_by_hash(
+    c: &Connection,
+    hash: &TokenHash,
+) -> Result<Option<ApiKeyRow>, StoreError> {
     type Raw = (String, String, String, String, Vec<u8>, i64, i64);
     let row: Option<Raw> = c
         .prepare_cached("SELECT id, tenant, name, role, hash, created_at, expires_at FROM api_keys WHERE hash = ?1")
@@ -73,7 +94,9 @@ fn tenant_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64, i64
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn tenant_parse((code, name, zone, v, at): (String, String, String, i64, i64)) -> Result<TenantRow, StoreError> {
+fn tenant_parse(
+    (code, name, zone, v, at): (String, String, String, i64, i64),
+) -> Result<TenantRow, StoreError> {
     Ok(TenantRow {
         code: TenantCode::parse(&code).map_err(|_| corrupt("tenant code"))?,
         name,
@@ -84,32 +107,59 @@ fn tenant_parse((code, name, zone, v, at): (String, String, String, i64, i64)) -
 }
 
 pub(crate) fn tenant(c: &Connection, code: &TenantCode) -> Result<Option<TenantRow>, StoreError> {
-    c.prepare_cached("SELECT code, name, zone, key_version, created_at FROM tenants WHERE code = ?1")
-        .map_err(backend)?
-        .query_row([code.as_str()], tenant_row)
-        .optional()
-        .map_err(backend)?
-        .map(tenant_parse)
-        .transpose()
+    c.prepare_cached(
+        "SELECT code, name, zone, key_version, created_at FROM tenants WHERE code = ?1",
+    )
+    .map_err(backend)?
+    .query_row([code.as_str()], tenant_row)
+    .optional()
+    .map_err(backend)?
+    .map(tenant_parse)
+    .transpose()
 }
 
 pub(crate) fn tenants(c: &Connection) -> Result<Vec<TenantRow>, StoreError> {
-    let mut st = c.prepare_cached("SELECT code, name, zone, key_version, created_at FROM tenants ORDER BY code").map_err(backend)?;
+    let mut st = c
+        .prepare_cached(
+            "SELECT code, name, zone, key_version, created_at FROM tenants ORDER BY code",
+        )
+        .map_err(backend)?;
     let rows = st.query_map([], tenant_row).map_err(backend)?;
-    rows.map(|r| r.map_err(backend).and_then(tenant_parse)).collect()
+    rows.map(|r| r.map_err(backend).and_then(tenant_parse))
+        .collect()
 }
 
-pub(crate) fn tenant_key(c: &Connection, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError> {
+pub(crate) fn tenant_key(
+    c: &Connection,
+    code: &TenantCode,
+    version: u32,
+) -> Result<Option<TenantKeyRow>, StoreError> {
     let row = c
-        .prepare_cached("SELECT wrapped, created_at FROM tenant_keys WHERE tenant = ?1 AND version = ?2")
+        .prepare_cached(
+            "SELECT wrapped, created_at FROM tenant_keys WHERE tenant = ?1 AND version = ?2",
+        )
         .map_err(backend)?
-        .query_row(params![code.as_str(), version], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))
+        .query_row(params![code.as_str(), version], |r| {
+            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
+        })
         .optional()
         .map_err(backend)?;
-    row.map(|(w, at)| Ok(TenantKeyRow { tenant: code.clone(), version, wrapped: sealed(w)?, created_at: Timestamp(at) })).transpose()
+    row.map(|(w, at)| {
+        Ok(TenantKeyRow {
+            tenant: code.clone(),
+            version,
+            wrapped: sealed(w)?,
+            created_at: Timestamp(at),
+        })
+    })
+    .transpose()
 }
 
-pub(crate) fn collection(c: &Connection, tenant: &TenantCode, name: &CollectionName) -> Result<Option<CollectionRow>, StoreError> {
+pub(crate) fn collection(
+    c: &Connection,
+    tenant: &TenantCode,
+    name: &CollectionName,
+) -> Result<Option<CollectionRow>, StoreError> {
     let row = c
         .prepare_cached("SELECT schema_json, created_at, updated_at FROM collections WHERE tenant = ?1 AND name = ?2")
         .map_err(backend)?
@@ -125,7 +175,10 @@ pub(crate) fn collection(c: &Connection, tenant: &TenantCode, name: &CollectionN
     }))
 }
 
-fn subject_parse(tenant: &TenantCode, (p, v, w, at): (String, i64, Vec<u8>, i64)) -> Result<SubjectRow, StoreError> {
+fn subject_parse(
+    tenant: &TenantCode,
+    (p, v, w, at): (String, i64, Vec<u8>, i64),
+) -> Result<SubjectRow, StoreError> {
     Ok(SubjectRow {
         tenant: tenant.clone(),
         pseudonym: Pseudonym::parse(&p).map_err(|_| corrupt("pseudonym"))?,
@@ -139,7 +192,11 @@ fn subject_row(r: &Row<'_>) -> rusqlite::Result<(String, i64, Vec<u8>, i64)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-pub(crate) fn subject(c: &Connection, tenant: &TenantCode, p: &Pseudonym) -> Result<Option<SubjectRow>, StoreError> {
+pub(crate) fn subject(
+    c: &Connection,
+    tenant: &TenantCode,
+    p: &Pseudonym,
+) -> Result<Option<SubjectRow>, StoreError> {
     c.prepare_cached("SELECT pseudonym, key_version, wrapped_key, created_at FROM subjects WHERE tenant = ?1 AND pseudonym = ?2")
         .map_err(backend)?
         .query_row(params![tenant.as_str(), p.as_str()], subject_row)
@@ -149,18 +206,32 @@ pub(crate) fn subject(c: &Connection, tenant: &TenantCode, p: &Pseudonym) -> Res
         .transpose()
 }
 
-pub(crate) fn subjects_below(c: &Connection, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<SubjectRow>, StoreError> {
+pub(crate) fn subjects_below(
+    c: &Connection,
+    tenant: &TenantCode,
+    version: u32,
+    limit: u32,
+) -> Result<Vec<SubjectRow>, StoreError> {
     let mut st = c
         .prepare_cached("SELECT pseudonym, key_version, wrapped_key, created_at FROM subjects WHERE tenant = ?1 AND key_version < ?2 LIMIT ?3")
         .map_err(backend)?;
-    let rows = st.query_map(params![tenant.as_str(), version, limit], subject_row).map_err(backend)?;
-    rows.map(|r| r.map_err(backend).and_then(|raw| subject_parse(tenant, raw))).collect()
+    let rows = st
+        .query_map(params![tenant.as_str(), version, limit], subject_row)
+        .map_err(backend)?;
+    rows.map(|r| {
+        r.map_err(backend)
+            .and_then(|raw| subject_parse(tenant, raw))
+    })
+    .collect()
 }
 
 const RECORD_COLS: &str = "r.id, r.tenant, r.collection, r.subject, r.version, r.created_at, r.updated_at, f.field, f.key_version, f.ct";
 
 /// Group joined (record, field) rows into records, keeping the query's order.
-fn collect_records(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> Result<Vec<RecordRow>, StoreError> {
+fn collect_records(
+    st: &mut rusqlite::CachedStatement<'_>,
+    params: &[SqlValue],
+) -> Result<Vec<RecordRow>, StoreError> {
     let mut out: Vec<RecordRow> = Vec::new();
     let mut rows = st.query(params_from_iter(params.iter())).map_err(backend)?;
     while let Some(r) = rows.next().map_err(backend)? {
@@ -170,9 +241,13 @@ fn collect_records(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) 
             out.push(RecordRow {
                 meta: RecordMeta {
                     id: RecordId::parse(&id).map_err(|_| corrupt("record id"))?,
-                    tenant: TenantCode::parse(&r.get::<_, String>(1).map_err(backend)?).map_err(|_| corrupt("tenant"))?,
-                    collection: CollectionName::parse(&r.get::<_, String>(2).map_err(backend)?).map_err(|_| corrupt("collection"))?,
-                    subject: subject.map(|s| Pseudonym::parse(&s).map_err(|_| corrupt("pseudonym"))).transpose()?,
+                    tenant: TenantCode::parse(&r.get::<_, String>(1).map_err(backend)?)
+                        .map_err(|_| corrupt("tenant"))?,
+                    collection: CollectionName::parse(&r.get::<_, String>(2).map_err(backend)?)
+                        .map_err(|_| corrupt("collection"))?,
+                    subject: subject
+                        .map(|s| Pseudonym::parse(&s).map_err(|_| corrupt("pseudonym")))
+                        .transpose()?,
                     version: r.get(4).map_err(backend)?,
                     created_at: Timestamp(r.get(5).map_err(backend)?),
                     updated_at: Timestamp(r.get(6).map_err(backend)?),
@@ -185,7 +260,11 @@ fn collect_records(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) 
             let kv: i64 = r.get(8).map_err(backend)?;
             last.fields.push(FieldRow {
                 field: FieldName::parse(&field).map_err(|_| corrupt("field name"))?,
-                key: if kv == 0 { FieldKey::Subject } else { FieldKey::Tenant(u32_of(kv)?) },
+                key: if kv == 0 {
+                    FieldKey::Subject
+                } else {
+                    FieldKey::Tenant(u32_of(kv)?)
+                },
                 ct: sealed(r.get(9).map_err(backend)?)?,
             });
         }
@@ -193,19 +272,38 @@ fn collect_records(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) 
     Ok(out)
 }
 
-pub(crate) fn record(c: &Connection, tenant: &TenantCode, coll: &CollectionName, id: &RecordId) -> Result<Option<RecordRow>, StoreError> {
+pub(crate) fn record(
+    c: &Connection,
+    tenant: &TenantCode,
+    coll: &CollectionName,
+    id: &RecordId,
+) -> Result<Option<RecordRow>, StoreError> {
     let sql = format!(
         "SELECT {RECORD_COLS} FROM records r LEFT JOIN record_fields f ON f.record_id = r.id \
          WHERE r.id = ?1 AND r.tenant = ?2 AND r.collection = ?3 ORDER BY f.field"
     );
     let mut st = c.prepare_cached(&sql).map_err(backend)?;
-    let p = [SqlValue::from(id.as_str().to_owned()), SqlValue::from(tenant.as_str().to_owned()), SqlValue::from(coll.as_str().to_owned())];
+    let p = [
+        SqlValue::from(id.as_str().to_owned()),
+        SqlValue::from(tenant.as_str().to_owned()),
+        SqlValue::from(coll.as_str().to_owned()),
+    ];
     Ok(collect_records(&mut st, &p)?.pop())
 }
 
-pub(crate) fn records(c: &Connection, tenant: &TenantCode, filter: &RecordFilter, after: Option<&RecordId>, limit: u32) -> Result<Vec<RecordRow>, StoreError> {
+pub(crate) fn records(
+    c: &Connection,
+    tenant: &TenantCode,
+    filter: &RecordFilter,
+    after: Option<&RecordId>,
+    limit: u32,
+) -> Result<Vec<RecordRow>, StoreError> {
     let after = after.map(|a| a.as_str().to_owned()).unwrap_or_default();
-    let mut p: Vec<SqlValue> = vec![tenant.as_str().to_owned().into(), after.into(), i64::from(limit).into()];
+    let mut p: Vec<SqlValue> = vec![
+        tenant.as_str().to_owned().into(),
+        after.into(),
+        i64::from(limit).into(),
+    ];
     let inner = match filter {
         RecordFilter::Collection(coll) => {
             p.push(coll.as_str().to_owned().into());
@@ -235,30 +333,55 @@ pub(crate) fn records(c: &Connection, tenant: &TenantCode, filter: &RecordFilter
             )
         }
     };
-    let sql = format!("SELECT {RECORD_COLS} FROM ({inner}) r LEFT JOIN record_fields f ON f.record_id = r.id ORDER BY r.id, f.field");
+    let sql = format!(
+        "SELECT {RECORD_COLS} FROM ({inner}) r LEFT JOIN record_fields f ON f.record_id = r.id ORDER BY r.id, f.field"
+    );
     let mut st = c.prepare_cached(&sql).map_err(backend)?;
     collect_records(&mut st, &p)
 }
 
-pub(crate) fn records_below(c: &Connection, tenant: &TenantCode, version: u32, limit: u32) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError> {
+pub(crate) fn records_below(
+    c: &Connection,
+    tenant: &TenantCode,
+    version: u32,
+    limit: u32,
+) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError> {
     let inner = "SELECT * FROM records WHERE tenant = ?1 AND id IN ( \
                    SELECT record_id FROM record_fields WHERE key_version BETWEEN 1 AND ?2 - 1 \
                    UNION SELECT record_id FROM blind_index WHERE tenant = ?1 AND version < ?2) \
                  ORDER BY id LIMIT ?3";
-    let sql = format!("SELECT {RECORD_COLS} FROM ({inner}) r LEFT JOIN record_fields f ON f.record_id = r.id ORDER BY r.id, f.field");
+    let sql = format!(
+        "SELECT {RECORD_COLS} FROM ({inner}) r LEFT JOIN record_fields f ON f.record_id = r.id ORDER BY r.id, f.field"
+    );
     let mut st = c.prepare_cached(&sql).map_err(backend)?;
-    let p = [SqlValue::from(tenant.as_str().to_owned()), SqlValue::from(i64::from(version)), SqlValue::from(i64::from(limit))];
+    let p = [
+        SqlValue::from(tenant.as_str().to_owned()),
+        SqlValue::from(i64::from(version)),
+        SqlValue::from(i64::from(limit)),
+    ];
     let recs = collect_records(&mut st, &p)?;
-    let mut ist = c.prepare_cached("SELECT field, version, mac FROM blind_index WHERE record_id = ?1").map_err(backend)?;
+    let mut ist = c
+        .prepare_cached("SELECT field, version, mac FROM blind_index WHERE record_id = ?1")
+        .map_err(backend)?;
     let mut out = Vec::with_capacity(recs.len());
     for rec in recs {
         let rows = ist
-            .query_map([rec.meta.id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))
+            .query_map([rec.meta.id.as_str()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
             .map_err(backend)?;
         let mut index = Vec::new();
         for row in rows {
             let (f, v, m) = row.map_err(backend)?;
-            index.push(IndexRow { field: FieldName::parse(&f).map_err(|_| corrupt("field"))?, version: u32_of(v)?, mac: hash32(m)? });
+            index.push(IndexRow {
+                field: FieldName::parse(&f).map_err(|_| corrupt("field"))?,
+                version: u32_of(v)?,
+                mac: hash32(m)?,
+            });
         }
         out.push((rec, index));
     }

@@ -3,7 +3,7 @@
 //! p50/p99 for record create (pii fields, linked subject) and record read, with the
 //! cost of the security layers as the drop against the floor.
 
-use super::load::{self, MakeRequest, Stats};
+use super::load::{self, MakeRequest, OnBody, Stats};
 use crate::client;
 use anyhow::{Context, Result, bail};
 use custos_store::{SqliteOptions, SqliteStore};
@@ -81,7 +81,10 @@ async fn spawn(args: &[&str]) -> Result<Child> {
     .context("server did not start within 60 s")??;
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Child { _proc: proc, first_line })
+    Ok(Child {
+        _proc: proc,
+        first_line,
+    })
 }
 
 struct Target {
@@ -106,39 +109,73 @@ async fn phases(t: Target, a: &BenchArgs) -> Result<(Stats, Stats)> {
         })
     };
     let ids: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
-    let collect: Arc<dyn Fn(&[u8]) + Send + Sync> = {
+    let collect: OnBody = {
         let ids = ids.clone();
         Arc::new(move |b: &[u8]| {
-            if let Ok(v) = serde_json::from_slice::<Value>(b) {
-                if let Some(id) = v["id"].as_str() {
-                    ids.lock().unwrap_or_else(|p| p.into_inner()).push(id.to_owned());
-                }
+            if let Ok(v) = serde_json::from_slice::<Value>(b)
+                && let Some(id) = v["id"].as_str()
+            {
+                ids.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(id.to_owned());
             }
         })
     };
     // Warm-up: connections, caches.
-    load::run(t.client.clone(), a.concurrency, Duration::from_secs(1), make_create.clone(), Some(collect.clone())).await;
-    let create = load::run(t.client.clone(), a.concurrency, Duration::from_secs(a.seconds), make_create, Some(collect)).await;
-    let ids = Arc::new(std::mem::take(&mut *ids.lock().unwrap_or_else(|p| p.into_inner())));
+    load::run(
+        t.client.clone(),
+        a.concurrency,
+        Duration::from_secs(1),
+        make_create.clone(),
+        Some(collect.clone()),
+    )
+    .await;
+    let create = load::run(
+        t.client.clone(),
+        a.concurrency,
+        Duration::from_secs(a.seconds),
+        make_create,
+        Some(collect),
+    )
+    .await;
+    let ids = Arc::new(std::mem::take(
+        &mut *ids.lock().unwrap_or_else(|p| p.into_inner()),
+    ));
     if ids.is_empty() {
         bail!("no record was created; the server refused every request");
     }
     let make_read: MakeRequest = {
         let (url, key, ids) = (t.read_url.clone(), key, ids.clone());
         Arc::new(move |c: &reqwest::Client, n| {
-            let r = c.get(format!("{url}/{}", ids[(n * 7919) % ids.len()])).header("custos-purpose", "grading");
+            let r = c
+                .get(format!("{url}/{}", ids[(n * 7919) % ids.len()]))
+                .header("custos-purpose", "grading");
             match &key {
                 Some(k) => r.bearer_auth(k),
                 None => r,
             }
         })
     };
-    let read = load::run(t.client, a.concurrency, Duration::from_secs(a.seconds), make_read, None).await;
+    let read = load::run(
+        t.client,
+        a.concurrency,
+        Duration::from_secs(a.seconds),
+        make_read,
+        None,
+    )
+    .await;
     Ok((create, read))
 }
 
 async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
-    let child = spawn(&["demo", "--data-dir", &dir.display().to_string(), "--listen", "127.0.0.1:0"]).await?;
+    let child = spawn(&[
+        "demo",
+        "--data-dir",
+        &dir.display().to_string(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .await?;
     let creds: Value = serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json"))?)?;
     let (url, ca, key) = (
         creds["url"].as_str().context("url")?.to_owned(),
@@ -147,16 +184,34 @@ async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
     );
     let http = client::https_client(Some(&ca), a.concurrency)?;
     let base = format!("{url}/v1/tenants/demo/collections/bench");
-    let r = http.put(&base).bearer_auth(&key).json(&schema()).send().await?;
+    let r = http
+        .put(&base)
+        .bearer_auth(&key)
+        .json(&schema())
+        .send()
+        .await?;
     if !r.status().is_success() {
         bail!("creating the bench collection: {}", r.text().await?);
     }
     let mut subjects = Vec::with_capacity(a.subjects);
     for _ in 0..a.subjects {
-        let v: Value = http.post(format!("{url}/v1/tenants/demo/subjects")).bearer_auth(&key).json(&json!({})).send().await?.json().await?;
+        let v: Value = http
+            .post(format!("{url}/v1/tenants/demo/subjects"))
+            .bearer_auth(&key)
+            .json(&json!({}))
+            .send()
+            .await?
+            .json()
+            .await?;
         subjects.push(v["id"].as_str().context("subject id")?.to_owned());
     }
-    let t = Target { client: http, create_url: format!("{base}/records"), read_url: format!("{base}/records"), key: Some(key), subjects };
+    let t = Target {
+        client: http,
+        create_url: format!("{base}/records"),
+        read_url: format!("{base}/records"),
+        key: Some(key),
+        subjects,
+    };
     Ok((child, t))
 }
 
@@ -165,23 +220,52 @@ async fn floor_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
     let info: Value = serde_json::from_str(&child.first_line).context("floor start line")?;
     let url = info["url"].as_str().context("url")?.to_owned();
     let ca = PathBuf::from(info["ca_cert"].as_str().context("ca_cert")?);
-    let subjects = info["subjects"].as_array().context("subjects")?.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect();
+    let subjects = info["subjects"]
+        .as_array()
+        .context("subjects")?
+        .iter()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect();
     let http = client::https_client(Some(&ca), a.concurrency)?;
-    Ok((child, Target { client: http, create_url: format!("{url}/floor/records"), read_url: format!("{url}/floor/records"), key: None, subjects }))
+    Ok((
+        child,
+        Target {
+            client: http,
+            create_url: format!("{url}/floor/records"),
+            read_url: format!("{url}/floor/records"),
+            key: None,
+            subjects,
+        },
+    ))
 }
 
 fn line(name: &str, s: &Stats) {
-    println!("{name:<24} {:>10.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} ok, {} errors)", s.throughput, s.p50_ms, s.p99_ms, s.ok, s.errors);
+    println!(
+        "{name:<24} {:>10.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   ({} ok, {} errors)",
+        s.throughput, s.p50_ms, s.p99_ms, s.ok, s.errors
+    );
 }
 
 /// `custos bench`
 pub async fn run(a: BenchArgs) -> Result<()> {
-    if a.concurrency == 0 || a.concurrency > 1024 || a.seconds == 0 || a.seconds > 600 || a.subjects == 0 {
+    if a.concurrency == 0
+        || a.concurrency > 1024
+        || a.seconds == 0
+        || a.seconds > 600
+        || a.subjects == 0
+    {
         bail!("--concurrency 1-1024, --seconds 1-600, --subjects at least 1");
     }
     let root = std::env::temp_dir().join(format!("custos-bench-{}", std::process::id()));
     let _cleanup = Cleanup(root.clone());
-    println!("custos bench: {} connections, {} s per phase, {} cores", a.concurrency, a.seconds, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    println!(
+        "custos bench: {} connections, {} s per phase, {} cores",
+        a.concurrency,
+        a.seconds,
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
     let (child, t) = secure_target(&root.join("secure"), &a).await?;
     let (create, read) = phases(t, &a).await?;
     drop(child);
@@ -194,8 +278,18 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         drop(child);
         line("create (plaintext floor)", &fc);
         line("read (plaintext floor)", &fr);
-        let cost = |s: &Stats, f: &Stats| if f.throughput > 0.0 { 100.0 * (1.0 - s.throughput / f.throughput) } else { 0.0 };
-        println!("security cost: create {:.1}% , read {:.1}% of floor throughput", cost(&create, &fc), cost(&read, &fr));
+        let cost = |s: &Stats, f: &Stats| {
+            if f.throughput > 0.0 {
+                100.0 * (1.0 - s.throughput / f.throughput)
+            } else {
+                0.0
+            }
+        };
+        println!(
+            "security cost: create {:.1}% , read {:.1}% of floor throughput",
+            cost(&create, &fc),
+            cost(&read, &fr)
+        );
         out["floor"] = json!({"create": fc, "read": fr});
         out["cost_percent"] = json!({"create": cost(&create, &fc), "read": cost(&read, &fr)});
     }
@@ -217,13 +311,27 @@ impl Drop for Cleanup {
 pub async fn serve_floor(dir: &Path) -> Result<()> {
     crate::datadir::create_private_dir(dir)?;
     let tls = custos_server::tls::generate_local(&dir.join("tls"))?;
-    let store = Arc::new(SqliteStore::open(&dir.join("floor.db"), SqliteOptions::default())?);
+    let store = Arc::new(SqliteStore::open(
+        &dir.join("floor.db"),
+        SqliteOptions::default(),
+    )?);
     let schema = serde_json::from_value(schema())?;
-    let (app, subjects) = custos_server::floor::setup(store, schema, 1000).await.map_err(|p| anyhow::anyhow!(p.detail))?;
+    let (app, subjects) = custos_server::floor::setup(store, schema, 1000)
+        .await
+        .map_err(|p| anyhow::anyhow!(p.detail))?;
     let cfg = custos_server::tls::server_config(&tls.cert, &tls.key)?;
-    let running = custos_server::start(app, custos_server::ListenOptions { addr: "127.0.0.1:0".parse()?, tls: Some(cfg) })?;
+    let running = custos_server::start(
+        app,
+        custos_server::ListenOptions {
+            addr: "127.0.0.1:0".parse()?,
+            tls: Some(cfg),
+        },
+    )?;
     let url = super::serve::url(running.addr, true);
-    println!("{}", json!({"url": url, "ca_cert": tls.ca_cert, "subjects": subjects}));
+    println!(
+        "{}",
+        json!({"url": url, "ca_cert": tls.ca_cert, "subjects": subjects})
+    );
     super::shutdown_signal().await;
     running.shutdown(Duration::from_secs(2)).await;
     Ok(())

@@ -20,18 +20,34 @@ pub struct Stats {
     pub p99_ms: f64,
 }
 
+/// Sees the body of every successful response.
+pub type OnBody = Arc<dyn Fn(&[u8]) + Send + Sync>;
+
 /// What a worker sends: given a sequence number, a request builder.
-pub type MakeRequest = Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
+pub type MakeRequest =
+    Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
 
 /// Run `concurrency` workers for `duration`; `on_body` sees every successful body.
-pub async fn run(client: reqwest::Client, concurrency: usize, duration: Duration, make: MakeRequest, on_body: Option<Arc<dyn Fn(&[u8]) + Send + Sync>>) -> Stats {
+pub async fn run(
+    client: reqwest::Client,
+    concurrency: usize,
+    duration: Duration,
+    make: MakeRequest,
+    on_body: Option<OnBody>,
+) -> Stats {
     let seq = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let (client, make, seq, errors, on_body) = (client.clone(), make.clone(), seq.clone(), errors.clone(), on_body.clone());
+        let (client, make, seq, errors, on_body) = (
+            client.clone(),
+            make.clone(),
+            seq.clone(),
+            errors.clone(),
+            on_body.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(16_384);
             while Instant::now() < deadline {
@@ -73,5 +89,11 @@ pub async fn run(client: reqwest::Client, concurrency: usize, duration: Duration
         let i = ((all.len() as f64 - 1.0) * p).round() as usize;
         all[i.min(all.len() - 1)].as_secs_f64() * 1000.0
     };
-    Stats { ok: all.len(), errors: errors.load(Ordering::Relaxed), throughput: all.len() as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99) }
+    Stats {
+        ok: all.len(),
+        errors: errors.load(Ordering::Relaxed),
+        throughput: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
 }

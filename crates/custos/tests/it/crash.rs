@@ -28,7 +28,8 @@ async fn acknowledged_writes_survive_sigkill() {
     let stop_at = Instant::now() + Duration::from_millis(1500);
     let mut tasks = Vec::new();
     for w in 0..32 {
-        let (s, admin, acked, subjects) = (s.clone(), admin.clone(), acked.clone(), subjects.clone());
+        let (s, admin, acked, subjects) =
+            (s.clone(), admin.clone(), acked.clone(), subjects.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0;
             loop {
@@ -62,12 +63,24 @@ async fn acknowledged_writes_survive_sigkill() {
         t.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 50, "the burst wrote something before the kill: {}", acked.len());
+    assert!(
+        acked.len() > 50,
+        "the burst wrote something before the kill: {}",
+        acked.len()
+    );
     drop(s);
 
     let (s, _) = demo(dir.path());
     for (id, email) in &acked {
-        let r = s.call(Method::GET, &format!("/v1/tenants/crash/collections/people/records/{id}"), Some(&admin), Some("grading"), None).await;
+        let r = s
+            .call(
+                Method::GET,
+                &format!("/v1/tenants/crash/collections/people/records/{id}"),
+                Some(&admin),
+                Some("grading"),
+                None,
+            )
+            .await;
         assert_eq!(r.status, 200, "acknowledged {id} lost: {}", r.text);
         assert_eq!(r.body["fields"]["email"], json!(email));
     }
@@ -75,12 +88,26 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut cursor: Option<String> = None;
     let mut present = 0;
     loop {
-        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
-        let r = s.call(Method::GET, &format!("/v1/tenants/crash/collections/people/records?limit=500{q}"), Some(&admin), Some("grading"), None).await;
+        let q = cursor
+            .as_ref()
+            .map(|c| format!("&cursor={c}"))
+            .unwrap_or_default();
+        let r = s
+            .call(
+                Method::GET,
+                &format!("/v1/tenants/crash/collections/people/records?limit=500{q}"),
+                Some(&admin),
+                Some("grading"),
+                None,
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         for rec in r.body["records"].as_array().unwrap() {
             let f = &rec["fields"];
-            assert!(f["email"].is_string() && f["name"].is_string() && f["score"].is_number(), "half-present record: {rec}");
+            assert!(
+                f["email"].is_string() && f["name"].is_string() && f["score"].is_number(),
+                "half-present record: {rec}"
+            );
             present += 1;
         }
         match r.body["next"].as_str() {
@@ -88,10 +115,18 @@ async fn acknowledged_writes_survive_sigkill() {
             None => break,
         }
     }
-    assert!(present >= acked.len(), "{present} present, {} acknowledged", acked.len());
+    assert!(
+        present >= acked.len(),
+        "{present} present, {} acknowledged",
+        acked.len()
+    );
 }
 
 /// SIGKILL via the `kill` command (the crate forbids unsafe code, so no libc call).
 fn unsafe_free_kill(pid: i32) -> i32 {
-    std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status().map(|s| s.code().unwrap_or(1)).unwrap_or(1)
+    std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .map(|s| s.code().unwrap_or(1))
+        .unwrap_or(1)
 }

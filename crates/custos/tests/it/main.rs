@@ -2,6 +2,7 @@
 //! it, or drives its CLI, with real SQLite files in a temporary directory.
 
 #![allow(unreachable_pub)] // test support items are shared between test modules only
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failed unwrap is a failed test
 
 mod bad_input;
 mod cli;

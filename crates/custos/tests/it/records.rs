@@ -13,38 +13,102 @@ async fn record_round_trip_lists_and_search() {
     let admin = tenant_with_admin(&s, op, "uio").await;
     put_people(&s, &admin, "uio").await;
     let sub = subject(&s, &admin, "uio").await;
-    let id = record(&s, &admin, "uio", Some(&sub), json!({"email": "Kari.Nordmann@example.no", "name": "Kari Nordmann", "score": 7})).await;
+    let id = record(
+        &s,
+        &admin,
+        "uio",
+        Some(&sub),
+        json!({"email": "Kari.Nordmann@example.no", "name": "Kari Nordmann", "score": 7}),
+    )
+    .await;
 
     let path = format!("/v1/tenants/uio/collections/people/records/{id}");
-    let r = s.call(Method::GET, &path, Some(&admin), Some("grading"), None).await;
+    let r = s
+        .call(Method::GET, &path, Some(&admin), Some("grading"), None)
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["fields"], json!({"email": "Kari.Nordmann@example.no", "name": "Kari Nordmann", "score": 7}));
+    assert_eq!(
+        r.body["fields"],
+        json!({"email": "Kari.Nordmann@example.no", "name": "Kari Nordmann", "score": 7})
+    );
     assert_eq!(r.body["subject"], json!(sub));
     assert_eq!(r.body["version"], json!(1));
 
-    let r = s.call(Method::PATCH, &path, Some(&admin), None, Some(json!({"fields": {"score": 9, "name": null}}))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            None,
+            Some(json!({"fields": {"score": 9, "name": null}})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["version"], json!(2));
-    let r = s.call(Method::GET, &path, Some(&admin), Some("grading"), None).await;
-    assert_eq!(r.body["fields"], json!({"email": "Kari.Nordmann@example.no", "score": 9}));
+    let r = s
+        .call(Method::GET, &path, Some(&admin), Some("grading"), None)
+        .await;
+    assert_eq!(
+        r.body["fields"],
+        json!({"email": "Kari.Nordmann@example.no", "score": 9})
+    );
     // a stale version is refused
-    let r = s.call(Method::PATCH, &path, Some(&admin), None, Some(json!({"fields": {"score": 1}, "version": 1}))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            &path,
+            Some(&admin),
+            None,
+            Some(json!({"fields": {"score": 1}, "version": 1})),
+        )
+        .await;
     assert_problem(&r, 409, "conflict");
 
     // search: emails match case-insensitively; the value travels in the body
     let search = "/v1/tenants/uio/collections/people/records/search";
-    let r = s.call(Method::POST, search, Some(&admin), Some("grading"), Some(json!({"field": "email", "equals": "kari.nordmann@EXAMPLE.no"}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            search,
+            Some(&admin),
+            Some("grading"),
+            Some(json!({"field": "email", "equals": "kari.nordmann@EXAMPLE.no"})),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["records"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["records"][0]["id"], json!(id));
-    let r = s.call(Method::POST, search, Some(&admin), Some("grading"), Some(json!({"field": "email", "equals": "nobody@example.no"}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            search,
+            Some(&admin),
+            Some("grading"),
+            Some(json!({"field": "email", "equals": "nobody@example.no"})),
+        )
+        .await;
     assert_eq!(r.body["records"], json!([]));
-    let r = s.call(Method::POST, search, Some(&admin), Some("grading"), Some(json!({"field": "name", "equals": "Kari"}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            search,
+            Some(&admin),
+            Some("grading"),
+            Some(json!({"field": "name", "equals": "Kari"})),
+        )
+        .await;
     assert_problem(&r, 400, "invalid-input");
 
     // pagination over 6 records, by collection and by subject
     for i in 0..5 {
-        record(&s, &admin, "uio", if i % 2 == 0 { Some(&sub) } else { None }, json!({"email": format!("p{i}@example.no")})).await;
+        record(
+            &s,
+            &admin,
+            "uio",
+            if i % 2 == 0 { Some(&sub) } else { None },
+            json!({"email": format!("p{i}@example.no")}),
+        )
+        .await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -53,7 +117,15 @@ async fn record_round_trip_lists_and_search() {
             Some(c) => format!("?limit=2&cursor={c}"),
             None => "?limit=2".into(),
         };
-        let r = s.call(Method::GET, &format!("/v1/tenants/uio/collections/people/records{q}"), Some(&admin), Some("support"), None).await;
+        let r = s
+            .call(
+                Method::GET,
+                &format!("/v1/tenants/uio/collections/people/records{q}"),
+                Some(&admin),
+                Some("support"),
+                None,
+            )
+            .await;
         assert_eq!(r.status, 200, "{}", r.text);
         for rec in r.body["records"].as_array().unwrap() {
             seen.push(rec["id"].as_str().unwrap().to_owned());
@@ -68,15 +140,39 @@ async fn record_round_trip_lists_and_search() {
     dedup.sort();
     dedup.dedup();
     assert_eq!(dedup, seen, "pages are in id order without repeats");
-    let r = s.call(Method::GET, &format!("/v1/tenants/uio/collections/people/records?subject={sub}"), Some(&admin), Some("grading"), None).await;
+    let r = s
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/uio/collections/people/records?subject={sub}"),
+            Some(&admin),
+            Some("grading"),
+            None,
+        )
+        .await;
     assert_eq!(r.body["records"].as_array().unwrap().len(), 4);
 
-    let r = s.call(Method::DELETE, &path, Some(&admin), None, None).await;
+    let r = s
+        .call(Method::DELETE, &path, Some(&admin), None, None)
+        .await;
     assert_eq!(r.status, 204);
-    let r = s.call(Method::GET, &path, Some(&admin), Some("grading"), None).await;
+    let r = s
+        .call(Method::GET, &path, Some(&admin), Some("grading"), None)
+        .await;
     assert_problem(&r, 404, "not-found");
-    let r = s.call(Method::POST, search, Some(&admin), Some("grading"), Some(json!({"field": "email", "equals": "kari.nordmann@example.no"}))).await;
-    assert_eq!(r.body["records"], json!([]), "deleted record leaves the index");
+    let r = s
+        .call(
+            Method::POST,
+            search,
+            Some(&admin),
+            Some("grading"),
+            Some(json!({"field": "email", "equals": "kari.nordmann@example.no"})),
+        )
+        .await;
+    assert_eq!(
+        r.body["records"],
+        json!([]),
+        "deleted record leaves the index"
+    );
 }
 
 #[tokio::test]
@@ -93,38 +189,102 @@ async fn roles_and_purposes_are_enforced() {
     let coll = "/v1/tenants/ntnu/collections/people";
 
     // a reader cannot write anything
-    let r = s.call(Method::POST, &format!("{coll}/records"), Some(&reader), None, Some(json!({"fields": {"email": "b@example.no"}}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            &format!("{coll}/records"),
+            Some(&reader),
+            None,
+            Some(json!({"fields": {"email": "b@example.no"}})),
+        )
+        .await;
     assert_problem(&r, 403, "forbidden");
-    let r = s.call(Method::PATCH, &rec, Some(&reader), None, Some(json!({"fields": {"score": 1}}))).await;
+    let r = s
+        .call(
+            Method::PATCH,
+            &rec,
+            Some(&reader),
+            None,
+            Some(json!({"fields": {"score": 1}})),
+        )
+        .await;
     assert_problem(&r, 403, "forbidden");
-    let r = s.call(Method::DELETE, &rec, Some(&reader), None, None).await;
+    let r = s
+        .call(Method::DELETE, &rec, Some(&reader), None, None)
+        .await;
     assert_problem(&r, 403, "forbidden");
-    let r = s.call(Method::POST, "/v1/tenants/ntnu/subjects", Some(&reader), None, Some(json!({}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/tenants/ntnu/subjects",
+            Some(&reader),
+            None,
+            Some(json!({})),
+        )
+        .await;
     assert_problem(&r, 403, "forbidden");
     // a writer cannot change schemas or issue keys
-    let r = s.call(Method::PUT, coll, Some(&writer), None, Some(people_schema())).await;
+    let r = s
+        .call(
+            Method::PUT,
+            coll,
+            Some(&writer),
+            None,
+            Some(people_schema()),
+        )
+        .await;
     assert_problem(&r, 403, "forbidden");
-    let r = s.call(Method::POST, "/v1/tenants/ntnu/api-keys", Some(&writer), None, Some(json!({"name": "x", "role": "admin"}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/tenants/ntnu/api-keys",
+            Some(&writer),
+            None,
+            Some(json!({"name": "x", "role": "admin"})),
+        )
+        .await;
     assert_problem(&r, 403, "forbidden");
     // the operator manages tenants, not their data
-    let r = s.call(Method::GET, &rec, Some(op), Some("grading"), None).await;
+    let r = s
+        .call(Method::GET, &rec, Some(op), Some("grading"), None)
+        .await;
     assert_problem(&r, 403, "forbidden");
     // tenants are created by operators only
-    let r = s.call(Method::POST, "/v1/tenants", Some(&admin), None, Some(json!({"code": "evil", "name": "x"}))).await;
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/tenants",
+            Some(&admin),
+            None,
+            Some(json!({"code": "evil", "name": "x"})),
+        )
+        .await;
     assert_problem(&r, 403, "forbidden");
     // no key: 401
     let r = s.call(Method::GET, &rec, None, Some("grading"), None).await;
     assert_problem(&r, 401, "unauthenticated");
-    let r = s.call(Method::GET, &rec, Some("ck_not-a-real-key"), Some("grading"), None).await;
+    let r = s
+        .call(
+            Method::GET,
+            &rec,
+            Some("ck_not-a-real-key"),
+            Some("grading"),
+            None,
+        )
+        .await;
     assert_problem(&r, 401, "unauthenticated");
 
     // purposes
     let r = s.call(Method::GET, &rec, Some(&reader), None, None).await;
     assert_problem(&r, 400, "purpose-required");
-    let r = s.call(Method::GET, &rec, Some(&reader), Some("analytics"), None).await;
+    let r = s
+        .call(Method::GET, &rec, Some(&reader), Some("analytics"), None)
+        .await;
     assert_problem(&r, 403, "purpose-not-allowed");
     assert!(!r.text.contains("a@example.no"));
-    let r = s.call(Method::GET, &rec, Some(&reader), Some("grading"), None).await;
+    let r = s
+        .call(Method::GET, &rec, Some(&reader), Some("grading"), None)
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["fields"]["email"], json!("a@example.no"));
 }
@@ -137,25 +297,72 @@ async fn key_rotation_keeps_old_records_readable() {
     let admin = tenant_with_admin(&s, op, "hvl").await;
     put_people(&s, &admin, "hvl").await;
     let sub = subject(&s, &admin, "hvl").await;
-    let old = record(&s, &admin, "hvl", Some(&sub), json!({"email": "old@example.no", "score": 1, "note": "n"})).await;
+    let old = record(
+        &s,
+        &admin,
+        "hvl",
+        Some(&sub),
+        json!({"email": "old@example.no", "score": 1, "note": "n"}),
+    )
+    .await;
     let get = |id: String| {
         let s = &s;
         let admin = admin.clone();
-        async move { s.call(Method::GET, &format!("/v1/tenants/hvl/collections/people/records/{id}"), Some(&admin), Some("grading"), None).await }
+        async move {
+            s.call(
+                Method::GET,
+                &format!("/v1/tenants/hvl/collections/people/records/{id}"),
+                Some(&admin),
+                Some("grading"),
+                None,
+            )
+            .await
+        }
     };
     assert_eq!(get(old.clone()).await.body["key_version"], json!(1));
 
-    let r = s.call(Method::POST, "/v1/tenants/hvl/keys/rotate", Some(&admin), None, None).await;
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/tenants/hvl/keys/rotate",
+            Some(&admin),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!({"key_version": 2}));
-    let new = record(&s, &admin, "hvl", Some(&sub), json!({"email": "new@example.no", "score": 2})).await;
-    assert_eq!(get(new).await.body["key_version"], json!(2), "new writes use the new version");
+    let new = record(
+        &s,
+        &admin,
+        "hvl",
+        Some(&sub),
+        json!({"email": "new@example.no", "score": 2}),
+    )
+    .await;
+    assert_eq!(
+        get(new).await.body["key_version"],
+        json!(2),
+        "new writes use the new version"
+    );
     let r = get(old.clone()).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["fields"]["email"], json!("old@example.no"));
     let search = "/v1/tenants/hvl/collections/people/records/search";
-    let r = s.call(Method::POST, search, Some(&admin), Some("grading"), Some(json!({"field": "email", "equals": "old@example.no"}))).await;
-    assert_eq!(r.body["records"][0]["id"], json!(old), "old index entries still match");
+    let r = s
+        .call(
+            Method::POST,
+            search,
+            Some(&admin),
+            Some("grading"),
+            Some(json!({"field": "email", "equals": "old@example.no"})),
+        )
+        .await;
+    assert_eq!(
+        r.body["records"][0]["id"],
+        json!(old),
+        "old index entries still match"
+    );
 
     // the background rewrap moves the old record forward
     let mut moved = false;
@@ -177,12 +384,34 @@ async fn key_rotation_keeps_old_records_readable() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(stale, 0, "no field, index entry or subject key left on version 1");
-    let r = s.call(Method::POST, search, Some(&admin), Some("grading"), Some(json!({"field": "email", "equals": "old@example.no"}))).await;
-    assert_eq!(r.body["records"][0]["fields"]["email"], json!("old@example.no"));
+    assert_eq!(
+        stale, 0,
+        "no field, index entry or subject key left on version 1"
+    );
+    let r = s
+        .call(
+            Method::POST,
+            search,
+            Some(&admin),
+            Some("grading"),
+            Some(json!({"field": "email", "equals": "old@example.no"})),
+        )
+        .await;
+    assert_eq!(
+        r.body["records"][0]["fields"]["email"],
+        json!("old@example.no")
+    );
     // a rotation by a key of another tenant is a 404
     let other = tenant_with_admin(&s, op, "uib").await;
-    let r = s.call(Method::POST, "/v1/tenants/hvl/keys/rotate", Some(&other), None, None).await;
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/tenants/hvl/keys/rotate",
+            Some(&other),
+            None,
+            None,
+        )
+        .await;
     assert_problem(&r, 404, "not-found");
 }
 
@@ -197,29 +426,54 @@ async fn database_files_hold_no_plaintext() {
     let op = creds["operator_token"].as_str().unwrap();
     let admin = tenant_with_admin(&s, op, "scan").await;
     put_people(&s, &admin, "scan").await;
-    let mut secrets: Vec<String> = vec!["ingrid.berg@example.org".into(), "Haugen".into(), "Worked answer 1 of candidate".into()];
+    let mut secrets: Vec<String> = vec![
+        "ingrid.berg@example.org".into(),
+        "Haugen".into(),
+        "Worked answer 1 of candidate".into(),
+    ];
     for i in 0..20 {
         let sub = subject(&s, &admin, "scan").await;
         let email = format!("zebra.quokka{i}@example.no");
         let name = format!("Quokkaline Zebrafinch{i}");
         let note = format!("free-text-note-{i}-marmalade");
-        record(&s, &admin, "scan", Some(&sub), json!({"email": email, "name": name, "note": note})).await;
+        record(
+            &s,
+            &admin,
+            "scan",
+            Some(&sub),
+            json!({"email": email, "name": name, "note": note}),
+        )
+        .await;
         secrets.extend([email, name, note]);
     }
     // search values must not land anywhere either
     let r = s
-        .call(Method::POST, "/v1/tenants/scan/collections/people/records/search", Some(&admin), Some("grading"), Some(json!({"field": "email", "equals": "lookup.only@example.no"})))
+        .call(
+            Method::POST,
+            "/v1/tenants/scan/collections/people/records/search",
+            Some(&admin),
+            Some("grading"),
+            Some(json!({"field": "email", "equals": "lookup.only@example.no"})),
+        )
         .await;
     assert_eq!(r.status, 200);
     secrets.push("lookup.only@example.no".into());
     let scan = |when: &str| {
         let mut scanned = 0;
         for f in ["zone.db", "zone.db-wal", "zone.db-shm"] {
-            let Ok(bytes) = std::fs::read(dir.path().join(f)) else { continue };
+            let Ok(bytes) = std::fs::read(dir.path().join(f)) else {
+                continue;
+            };
             scanned += bytes.len();
             for sec in &secrets {
-                assert!(!contains(&bytes, sec.as_bytes()), "{when}: {f} contains plaintext {sec:?}");
-                assert!(!contains(&bytes, sec.to_lowercase().as_bytes()), "{when}: {f} contains plaintext {sec:?}");
+                assert!(
+                    !contains(&bytes, sec.as_bytes()),
+                    "{when}: {f} contains plaintext {sec:?}"
+                );
+                assert!(
+                    !contains(&bytes, sec.to_lowercase().as_bytes()),
+                    "{when}: {f} contains plaintext {sec:?}"
+                );
             }
         }
         assert!(scanned > 0);
@@ -233,7 +487,9 @@ async fn database_files_hold_no_plaintext() {
 async fn openapi_document_describes_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = demo(dir.path());
-    let r = s.call(Method::GET, "/v1/openapi.json", None, None, None).await;
+    let r = s
+        .call(Method::GET, "/v1/openapi.json", None, None, None)
+        .await;
     assert_eq!(r.status, 200);
     assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = r.body["paths"].as_object().unwrap();
