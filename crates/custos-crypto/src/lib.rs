@@ -37,3 +37,18 @@ pub fn fips_mode() -> bool {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    #[cfg(feature = "fips")]
+    fn fips_build_runs_in_fips_mode() {
+        assert!(super::fips_mode(), "built with `fips` but the module is not in FIPS mode");
+    }
+
+    #[test]
+    #[cfg(not(feature = "fips"))]
+    fn default_build_is_not_fips() {
+        assert!(!super::fips_mode());
+    }
+}

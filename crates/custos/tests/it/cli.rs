@@ -200,3 +200,20 @@ async fn tls_below_1_2_is_refused() {
         !old.status.success() || String::from_utf8_lossy(&old.stdout).contains("Cipher is (NONE)")
     );
 }
+
+/// The README's quick start, run verbatim against a fresh demo.
+#[tokio::test]
+async fn readme_quick_start_works_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme.split("<!-- quickstart:begin -->").nth(1).unwrap().split("<!-- quickstart:end -->").next().unwrap();
+    let script = block.trim().trim_start_matches("```sh").trim_end_matches("```");
+    let dir = tempfile::tempdir().unwrap();
+    let (_s, _) = demo(&dir.path().join("demo-data"));
+    let out = Command::new("bash").args(["-euo", "pipefail", "-c", script]).current_dir(dir.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let reads: Vec<&str> = stdout.lines().filter(|l| l.contains("\"Kari Nordmann\"")).collect();
+    assert_eq!(reads.len(), 2, "read and search both return the record:\n{stdout}");
+    assert!(reads[0].contains("\"key_version\":1") && reads[1].starts_with("{\"records\":[{"), "{stdout}");
+    assert!(stdout.contains("\"purposes\":[\"grading\",\"support\"]"), "{stdout}");
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh clone. Installs what the tests need when it is
+# missing (as root on Debian: openssl for the TLS probe, curl for the README quick
+# start, cmake and Go for the FIPS build), then: format, lints, the FIPS build, and
+# every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need() { command -v "$1" >/dev/null 2>&1; }
+missing=()
+need openssl || missing+=(openssl)
+need curl || missing+=(curl)
+need cmake || missing+=(cmake)
+need go || missing+=(golang-go)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && need apt-get; then
+    echo "installing: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "missing tools: ${missing[*]}; install them (Debian: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+fi
+
+export CARGO_TERM_COLOR=never
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "FIPS build (aws-lc-rs FIPS module) and its self-check"
+cargo build -p custos --features fips --locked
+cargo test -p custos-crypto --features fips --locked
+step "tests"
+cargo test --workspace --locked
