@@ -58,7 +58,7 @@ async fn acknowledged_writes_survive_sigkill() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // SIGKILL while the writers are still sending
     let pid = s.child.id() as i32;
-    assert_eq!(unsafe_free_kill(pid), 0);
+    assert_eq!(sigkill(pid), 0);
     for t in tasks {
         t.await.unwrap();
     }
@@ -122,8 +122,8 @@ async fn acknowledged_writes_survive_sigkill() {
     );
 }
 
-/// SIGKILL via the `kill` command (the crate forbids unsafe code, so no libc call).
-fn unsafe_free_kill(pid: i32) -> i32 {
+/// SIGKILL through the `kill` command (unsafe code is forbidden, so no direct libc call).
+fn sigkill(pid: i32) -> i32 {
     std::process::Command::new("kill")
         .args(["-KILL", &pid.to_string()])
         .status()
