@@ -12,9 +12,7 @@ impl Timestamp {
     pub fn to_rfc3339(self) -> String {
         let nanos = i128::from(self.0) * 1_000_000;
         match time::OffsetDateTime::from_unix_timestamp_nanos(nanos) {
-            Ok(t) => t
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_else(|_| self.0.to_string()),
+            Ok(t) => t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| self.0.to_string()),
             Err(_) => self.0.to_string(),
         }
     }
@@ -38,9 +36,7 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // the one sanctioned read of the system clock
     fn now(&self) -> Timestamp {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         Timestamp(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 }
@@ -74,9 +70,6 @@ mod tests {
     #[test]
     fn formats_rfc3339() {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            Timestamp(1_700_000_000_123).to_rfc3339(),
-            "2023-11-14T22:13:20.123Z"
-        );
+        assert_eq!(Timestamp(1_700_000_000_123).to_rfc3339(), "2023-11-14T22:13:20.123Z");
     }
 }

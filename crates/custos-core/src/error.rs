@@ -65,9 +65,6 @@ impl From<CryptoError> for CoreError {
 
 impl CoreError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        CoreError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
+        CoreError::Invalid { field: field.into(), reason: reason.into() }
     }
 }

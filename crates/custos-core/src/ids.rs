@@ -10,16 +10,12 @@ fn is_name(s: &str, max: usize, extra: &[u8]) -> bool {
     !b.is_empty()
         && b.len() <= max
         && b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
 }
 
 fn is_prefixed_hex(s: &str, prefix: &str, hex_len: usize) -> bool {
-    s.strip_prefix(prefix).is_some_and(|h| {
-        h.len() == hex_len
-            && h.bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-    })
+    s.strip_prefix(prefix)
+        .is_some_and(|h| h.len() == hex_len && h.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)))
 }
 
 macro_rules! id_type {
@@ -102,10 +98,7 @@ impl TenantCode {
     /// Codes are at least two characters.
     pub fn parse_strict(s: &str) -> Result<Self, CoreError> {
         if s.len() < 2 {
-            return Err(CoreError::invalid(
-                "tenant code",
-                "2-32 of a-z, 0-9, '-', starting with a letter",
-            ));
+            return Err(CoreError::invalid("tenant code", "2-32 of a-z, 0-9, '-', starting with a letter"));
         }
         Self::parse(s)
     }

@@ -43,12 +43,7 @@ pub(crate) fn lock<T>(l: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Keyring {
     /// A keyring around a freshly combined root key.
     pub fn new(root: RootKey, zone: ZoneName) -> Self {
-        Self {
-            root,
-            zone,
-            tenants: RwLock::default(),
-            subjects: Mutex::default(),
-        }
+        Self { root, zone, tenants: RwLock::default(), subjects: Mutex::default() }
     }
 
     /// The root key (tenant key wrapping).
@@ -81,18 +76,11 @@ impl Keyring {
 
     /// A cached subject key.
     pub fn subject_key(&self, tenant: &TenantCode, subject: &Pseudonym) -> Option<Arc<SubjectKey>> {
-        lock(&self.subjects)
-            .get(&(tenant.clone(), subject.clone()))
-            .cloned()
+        lock(&self.subjects).get(&(tenant.clone(), subject.clone())).cloned()
     }
 
     /// Cache a subject key.
-    pub fn put_subject_key(
-        &self,
-        tenant: &TenantCode,
-        subject: &Pseudonym,
-        key: SubjectKey,
-    ) -> Arc<SubjectKey> {
+    pub fn put_subject_key(&self, tenant: &TenantCode, subject: &Pseudonym, key: SubjectKey) -> Arc<SubjectKey> {
         let key = Arc::new(key);
         let mut map = lock(&self.subjects);
         if map.len() >= SUBJECT_CACHE_MAX {

@@ -86,13 +86,9 @@ impl Principal {
         match self {
             Principal::Operator { .. } => match action {
                 Action::ManageTenants | Action::RotateKeys | Action::ManageApiKeys => Ok(()),
-                _ => Err(CoreError::Forbidden(
-                    "operators manage sys and tenants, not tenant data",
-                )),
+                _ => Err(CoreError::Forbidden("operators manage sys and tenants, not tenant data")),
             },
-            Principal::Service {
-                tenant: own, role, ..
-            } => {
+            Principal::Service { tenant: own, role, .. } => {
                 if own != tenant {
                     // Indistinguishable from a tenant that does not exist.
                     return Err(CoreError::NotFound("tenant"));
@@ -119,10 +115,7 @@ fn role_allows(role: Role, action: Action) -> bool {
     use Action::*;
     match role {
         Role::Admin => !matches!(action, ManageTenants),
-        Role::Writer => matches!(
-            action,
-            ReadSchema | CreateSubject | WriteRecords | ReadRecords
-        ),
+        Role::Writer => matches!(action, ReadSchema | CreateSubject | WriteRecords | ReadRecords),
         Role::Reader => matches!(action, ReadSchema | ReadRecords),
     }
 }
@@ -142,33 +135,16 @@ mod tests {
     #[test]
     fn matrix() {
         let uio = TenantCode::parse("uio").unwrap();
-        assert!(
-            svc("uio", Role::Reader)
-                .authorize(&uio, Action::ReadRecords)
-                .is_ok()
-        );
-        assert!(matches!(
-            svc("uio", Role::Reader).authorize(&uio, Action::WriteRecords),
-            Err(CoreError::Forbidden(_))
-        ));
+        assert!(svc("uio", Role::Reader).authorize(&uio, Action::ReadRecords).is_ok());
+        assert!(matches!(svc("uio", Role::Reader).authorize(&uio, Action::WriteRecords), Err(CoreError::Forbidden(_))));
         assert!(matches!(
             svc("uio", Role::Writer).authorize(&uio, Action::ManageCollections),
             Err(CoreError::Forbidden(_))
         ));
-        assert!(
-            svc("uio", Role::Admin)
-                .authorize(&uio, Action::ManageApiKeys)
-                .is_ok()
-        );
-        assert!(matches!(
-            svc("ntnu", Role::Admin).authorize(&uio, Action::ReadRecords),
-            Err(CoreError::NotFound(_))
-        ));
+        assert!(svc("uio", Role::Admin).authorize(&uio, Action::ManageApiKeys).is_ok());
+        assert!(matches!(svc("ntnu", Role::Admin).authorize(&uio, Action::ReadRecords), Err(CoreError::NotFound(_))));
         let op = Principal::Operator { id: "op".into() };
         assert!(op.authorize(&uio, Action::RotateKeys).is_ok());
-        assert!(matches!(
-            op.authorize(&uio, Action::ReadRecords),
-            Err(CoreError::Forbidden(_))
-        ));
+        assert!(matches!(op.authorize(&uio, Action::ReadRecords), Err(CoreError::Forbidden(_))));
     }
 }

@@ -85,10 +85,7 @@ impl CollectionSchema {
     /// Check the schema itself.
     pub fn check(&self) -> Result<(), CoreError> {
         if self.fields.is_empty() || self.fields.len() > MAX_FIELDS {
-            return Err(CoreError::invalid(
-                "fields",
-                format!("a schema has 1 to {MAX_FIELDS} fields"),
-            ));
+            return Err(CoreError::invalid("fields", format!("a schema has 1 to {MAX_FIELDS} fields")));
         }
         for (name, spec) in &self.fields {
             if spec.searchable && matches!(spec.kind, FieldType::Json | FieldType::Number) {
@@ -99,10 +96,7 @@ impl CollectionSchema {
             }
         }
         if self.purposes.len() > MAX_PURPOSES {
-            return Err(CoreError::invalid(
-                "purposes",
-                format!("at most {MAX_PURPOSES} purposes"),
-            ));
+            return Err(CoreError::invalid("purposes", format!("at most {MAX_PURPOSES} purposes")));
         }
         let mut seen = std::collections::BTreeSet::new();
         if !self.purposes.iter().all(|p| seen.insert(p)) {
@@ -117,26 +111,18 @@ impl CollectionSchema {
     pub fn check_compatible(&self, new: &CollectionSchema) -> Result<(), CoreError> {
         for (name, old) in &self.fields {
             let Some(n) = new.fields.get(name) else {
-                return Err(CoreError::Conflict(format!(
-                    "field {name} cannot be removed from a schema"
-                )));
+                return Err(CoreError::Conflict(format!("field {name} cannot be removed from a schema")));
             };
             if n.kind != old.kind || n.pii != old.pii || n.searchable != old.searchable {
-                return Err(CoreError::Conflict(format!(
-                    "field {name} cannot change type, pii or searchable"
-                )));
+                return Err(CoreError::Conflict(format!("field {name} cannot change type, pii or searchable")));
             }
             if n.required && !old.required {
-                return Err(CoreError::Conflict(format!(
-                    "field {name} cannot become required"
-                )));
+                return Err(CoreError::Conflict(format!("field {name} cannot become required")));
             }
         }
         for (name, n) in &new.fields {
             if n.required && !self.fields.contains_key(name) {
-                return Err(CoreError::Conflict(format!(
-                    "new field {name} cannot be required"
-                )));
+                return Err(CoreError::Conflict(format!("new field {name} cannot be required")));
             }
         }
         Ok(())
@@ -153,32 +139,20 @@ impl CollectionSchema {
     }
 
     /// Validate the fields of a new record: no unknown fields, every required one present.
-    pub fn validate_new<'a>(
-        &'a self,
-        input: Map<String, Value>,
-    ) -> Result<Vec<CheckedValue<'a>>, CoreError> {
+    pub fn validate_new<'a>(&'a self, input: Map<String, Value>) -> Result<Vec<CheckedValue<'a>>, CoreError> {
         let checked = self.validate_fields(input, false)?;
         for (name, spec) in &self.fields {
             if spec.required && !checked.iter().any(|c| &c.name == name) {
-                return Err(CoreError::invalid(
-                    format!("fields.{name}"),
-                    "required field missing",
-                ));
+                return Err(CoreError::invalid(format!("fields.{name}"), "required field missing"));
             }
         }
         Ok(checked)
     }
 
     /// Validate a patch: no unknown fields; `null` removes an optional field.
-    pub fn validate_patch<'a>(
-        &'a self,
-        input: Map<String, Value>,
-    ) -> Result<Vec<CheckedValue<'a>>, CoreError> {
+    pub fn validate_patch<'a>(&'a self, input: Map<String, Value>) -> Result<Vec<CheckedValue<'a>>, CoreError> {
         if input.is_empty() {
-            return Err(CoreError::invalid(
-                "fields",
-                "a patch changes at least one field",
-            ));
+            return Err(CoreError::invalid("fields", "a patch changes at least one field"));
         }
         self.validate_fields(input, true)
     }
@@ -190,37 +164,21 @@ impl CollectionSchema {
     ) -> Result<Vec<CheckedValue<'a>>, CoreError> {
         let mut out = Vec::with_capacity(input.len());
         for (key, value) in input {
-            let name = FieldName::parse(&key)
-                .map_err(|_| CoreError::invalid("fields", "unknown field"))?;
+            let name = FieldName::parse(&key).map_err(|_| CoreError::invalid("fields", "unknown field"))?;
             let Some((name, spec)) = self.fields.get_key_value(&name) else {
-                return Err(CoreError::invalid(
-                    format!("fields.{name}"),
-                    "unknown field",
-                ));
+                return Err(CoreError::invalid(format!("fields.{name}"), "unknown field"));
             };
             if value.is_null() {
                 if spec.required {
-                    return Err(CoreError::invalid(
-                        format!("fields.{name}"),
-                        "required field cannot be null",
-                    ));
+                    return Err(CoreError::invalid(format!("fields.{name}"), "required field cannot be null"));
                 }
                 if patch {
-                    out.push(CheckedValue {
-                        name: name.clone(),
-                        spec,
-                        value: None,
-                    });
+                    out.push(CheckedValue { name: name.clone(), spec, value: None });
                 }
                 continue;
             }
-            check_value(spec.kind, &value)
-                .map_err(|reason| CoreError::invalid(format!("fields.{name}"), reason))?;
-            out.push(CheckedValue {
-                name: name.clone(),
-                spec,
-                value: Some(value),
-            });
+            check_value(spec.kind, &value).map_err(|reason| CoreError::invalid(format!("fields.{name}"), reason))?;
+            out.push(CheckedValue { name: name.clone(), spec, value: Some(value) });
         }
         Ok(out)
     }
@@ -246,18 +204,12 @@ fn check_value(kind: FieldType, v: &Value) -> Result<(), String> {
             Some(_) => Err(format!("string longer than {MAX_STRING_BYTES} bytes")),
             None => Err("expected a string".into()),
         },
-        FieldType::Integer => v
-            .as_i64()
-            .map(|_| ())
-            .ok_or_else(|| "expected an integer".into()),
+        FieldType::Integer => v.as_i64().map(|_| ()).ok_or_else(|| "expected an integer".into()),
         FieldType::Number => match v.as_f64() {
             Some(f) if f.is_finite() => Ok(()),
             _ => Err("expected a number".into()),
         },
-        FieldType::Boolean => v
-            .as_bool()
-            .map(|_| ())
-            .ok_or_else(|| "expected true or false".into()),
+        FieldType::Boolean => v.as_bool().map(|_| ()).ok_or_else(|| "expected true or false".into()),
         FieldType::Date => match v.as_str() {
             Some(s) if is_date(s) => Ok(()),
             _ => Err("expected a date YYYY-MM-DD".into()),
@@ -268,11 +220,7 @@ fn check_value(kind: FieldType, v: &Value) -> Result<(), String> {
         },
         FieldType::Json => {
             let len = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
-            if len <= MAX_JSON_BYTES {
-                Ok(())
-            } else {
-                Err(format!("json larger than {MAX_JSON_BYTES} bytes"))
-            }
+            if len <= MAX_JSON_BYTES { Ok(()) } else { Err(format!("json larger than {MAX_JSON_BYTES} bytes")) }
         }
     }
 }
@@ -297,9 +245,7 @@ fn is_email(s: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+        && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
 }
 
 /// The normal form of a value for the blind index: emails lower-cased, others as their
@@ -339,82 +285,40 @@ mod tests {
     fn validates_types_required_and_unknown() {
         let s = schema();
         s.check().unwrap();
-        assert!(
-            s.validate_new(obj(json!({"email": "kari@example.no", "score": 3})))
-                .is_ok()
-        );
+        assert!(s.validate_new(obj(json!({"email": "kari@example.no", "score": 3}))).is_ok());
         assert!(s.validate_new(obj(json!({"score": 3}))).is_err());
-        assert!(
-            s.validate_new(obj(json!({"email": "kari@example.no", "bogus": 1})))
-                .is_err()
-        );
-        assert!(
-            s.validate_new(obj(json!({"email": "not-an-email"})))
-                .is_err()
-        );
-        assert!(
-            s.validate_new(obj(json!({"email": "kari@example.no", "score": "3"})))
-                .is_err()
-        );
-        assert!(
-            s.validate_new(obj(json!({"email": "kari@example.no", "score": 1.5})))
-                .is_err()
-        );
-        assert!(
-            s.validate_new(obj(
-                json!({"email": "kari@example.no", "born": "2001-02-30"})
-            ))
-            .is_err()
-        );
-        assert!(
-            s.validate_new(obj(
-                json!({"email": "kari@example.no", "born": "2001-02-28"})
-            ))
-            .is_ok()
-        );
+        assert!(s.validate_new(obj(json!({"email": "kari@example.no", "bogus": 1}))).is_err());
+        assert!(s.validate_new(obj(json!({"email": "not-an-email"}))).is_err());
+        assert!(s.validate_new(obj(json!({"email": "kari@example.no", "score": "3"}))).is_err());
+        assert!(s.validate_new(obj(json!({"email": "kari@example.no", "score": 1.5}))).is_err());
+        assert!(s.validate_new(obj(json!({"email": "kari@example.no", "born": "2001-02-30"}))).is_err());
+        assert!(s.validate_new(obj(json!({"email": "kari@example.no", "born": "2001-02-28"}))).is_ok());
         assert!(s.validate_patch(obj(json!({"email": null}))).is_err());
-        assert_eq!(
-            s.validate_patch(obj(json!({"name": null}))).unwrap()[0].value,
-            None
-        );
+        assert_eq!(s.validate_patch(obj(json!({"name": null}))).unwrap()[0].value, None);
     }
 
     #[test]
     fn errors_never_echo_values() {
         let s = schema();
-        let err = s
-            .validate_new(obj(json!({"email": "secret-value"})))
-            .unwrap_err()
-            .to_string();
+        let err = s.validate_new(obj(json!({"email": "secret-value"}))).unwrap_err().to_string();
         assert!(!err.contains("secret-value"), "{err}");
     }
 
     #[test]
     fn schema_rules() {
         let bad: CollectionSchema =
-            serde_json::from_value(json!({"fields": {"x": {"type": "json", "searchable": true}}}))
-                .unwrap();
+            serde_json::from_value(json!({"fields": {"x": {"type": "json", "searchable": true}}})).unwrap();
         assert!(bad.check().is_err());
+        assert!(serde_json::from_value::<CollectionSchema>(json!({"fields": {"x": {"type": "blob"}}})).is_err());
         assert!(
-            serde_json::from_value::<CollectionSchema>(json!({"fields": {"x": {"type": "blob"}}}))
+            serde_json::from_value::<CollectionSchema>(json!({"fields": {"x": {"type": "string", "colour": 1}}}))
                 .is_err()
-        );
-        assert!(
-            serde_json::from_value::<CollectionSchema>(
-                json!({"fields": {"x": {"type": "string", "colour": 1}}})
-            )
-            .is_err()
         );
         let s = schema();
         let mut grown = s.clone();
         grown.fields.insert(
             FieldName::parse("note").unwrap(),
-            FieldSpec {
-                kind: FieldType::String,
-                pii: false,
-                searchable: false,
-                required: false,
-            },
+            FieldSpec { kind: FieldType::String, pii: false, searchable: false, required: false },
         );
         assert!(s.check_compatible(&grown).is_ok());
         assert!(grown.check_compatible(&s).is_err());
@@ -428,9 +332,6 @@ mod tests {
             s.search_key(&f, &json!("Kari@Example.NO")).unwrap(),
             s.search_key(&f, &json!("kari@example.no")).unwrap()
         );
-        assert!(
-            s.search_key(&FieldName::parse("score").unwrap(), &json!(3))
-                .is_err()
-        );
+        assert!(s.search_key(&FieldName::parse("score").unwrap(), &json!(3)).is_err());
     }
 }

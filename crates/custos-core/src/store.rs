@@ -293,11 +293,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every tenant, by code.
     async fn list_tenants(&self) -> Result<Vec<TenantRow>, StoreError>;
     /// One wrapped tenant key version.
-    async fn get_tenant_key(
-        &self,
-        code: &TenantCode,
-        version: u32,
-    ) -> Result<Option<TenantKeyRow>, StoreError>;
+    async fn get_tenant_key(&self, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError>;
     /// A collection.
     async fn get_collection(
         &self,
@@ -305,11 +301,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         name: &CollectionName,
     ) -> Result<Option<CollectionRow>, StoreError>;
     /// A subject.
-    async fn get_subject(
-        &self,
-        tenant: &TenantCode,
-        pseudonym: &Pseudonym,
-    ) -> Result<Option<SubjectRow>, StoreError>;
+    async fn get_subject(&self, tenant: &TenantCode, pseudonym: &Pseudonym) -> Result<Option<SubjectRow>, StoreError>;
     /// A record with its fields.
     async fn get_record(
         &self,

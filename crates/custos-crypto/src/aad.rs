@@ -89,9 +89,7 @@ impl FieldAad<'_> {
 impl TenantKeyAad<'_> {
     pub(crate) fn encode(&self) -> AadBuf {
         let mut b = AadBuf::new("custos/tenant-key/v1");
-        b.part(self.zone.as_bytes())
-            .part(self.tenant.as_bytes())
-            .part(&self.version.to_be_bytes());
+        b.part(self.zone.as_bytes()).part(self.tenant.as_bytes()).part(&self.version.to_be_bytes());
         b
     }
 }
@@ -99,9 +97,7 @@ impl TenantKeyAad<'_> {
 impl SubjectKeyAad<'_> {
     pub(crate) fn encode(&self) -> AadBuf {
         let mut b = AadBuf::new("custos/subject-key/v1");
-        b.part(self.tenant.as_bytes())
-            .part(self.subject.as_bytes())
-            .part(&self.version.to_be_bytes());
+        b.part(self.tenant.as_bytes()).part(self.subject.as_bytes()).part(&self.version.to_be_bytes());
         b
     }
 }
@@ -112,29 +108,11 @@ mod tests {
 
     #[test]
     fn length_prefixing_keeps_parts_apart() {
-        let a = FieldAad {
-            tenant: "ab",
-            collection: "c",
-            record: "r",
-            field: "f",
-            scope: KeyScope::Subject,
-        };
-        let b = FieldAad {
-            tenant: "a",
-            collection: "bc",
-            record: "r",
-            field: "f",
-            scope: KeyScope::Subject,
-        };
+        let a = FieldAad { tenant: "ab", collection: "c", record: "r", field: "f", scope: KeyScope::Subject };
+        let b = FieldAad { tenant: "a", collection: "bc", record: "r", field: "f", scope: KeyScope::Subject };
         assert_ne!(a.encode().bytes(), b.encode().bytes());
-        let t1 = FieldAad {
-            scope: KeyScope::Tenant(1),
-            ..a
-        };
-        let t2 = FieldAad {
-            scope: KeyScope::Tenant(2),
-            ..a
-        };
+        let t1 = FieldAad { scope: KeyScope::Tenant(1), ..a };
+        let t2 = FieldAad { scope: KeyScope::Tenant(2), ..a };
         assert_ne!(t1.encode().bytes(), t2.encode().bytes());
     }
 }

@@ -71,11 +71,7 @@ impl AeadKey {
         let mut buf = bytes[1 + NONCE_LEN..].to_vec();
         let plain_len = self
             .0
-            .open_in_place(
-                Nonce::assume_unique_for_key(nonce),
-                Aad::from(aad),
-                &mut buf,
-            )
+            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
             .map_err(|_| CryptoError::Decrypt)?
             .len();
         buf.truncate(plain_len);

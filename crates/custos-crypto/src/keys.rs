@@ -23,9 +23,7 @@ fn fresh() -> Result<KeyBytes, CryptoError> {
 fn derive(ikm: &KeyBytes, label: &str) -> Result<KeyBytes, CryptoError> {
     let prk = Salt::new(HKDF_SHA256, b"custos/hkdf/v1").extract(ikm.expose());
     let info = [label.as_bytes()];
-    let okm = prk
-        .expand(&info, HKDF_SHA256)
-        .map_err(|_| CryptoError::Primitive)?;
+    let okm = prk.expand(&info, HKDF_SHA256).map_err(|_| CryptoError::Primitive)?;
     let mut buf = Zeroizing::new([0u8; KEY_LEN]);
     okm.fill(buf.as_mut()).map_err(|_| CryptoError::Primitive)?;
     Ok(Secret::new(*buf))
@@ -33,10 +31,7 @@ fn derive(ikm: &KeyBytes, label: &str) -> Result<KeyBytes, CryptoError> {
 
 fn key_from_plain(plain: Vec<u8>) -> Result<KeyBytes, CryptoError> {
     let plain = Zeroizing::new(plain);
-    let arr: [u8; KEY_LEN] = plain
-        .as_slice()
-        .try_into()
-        .map_err(|_| CryptoError::Malformed)?;
+    let arr: [u8; KEY_LEN] = plain.as_slice().try_into().map_err(|_| CryptoError::Malformed)?;
     Ok(Secret::new(arr))
 }
 
@@ -75,28 +70,15 @@ impl RootKey {
     /// init id under a derived key); stored at init, compared at unseal.
     pub fn check_value(&self, init_id: &str) -> Result<[u8; 32], CryptoError> {
         let k = derive(&self.bytes, "root/check")?;
-        let tag = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, k.expose()),
-            init_id.as_bytes(),
-        );
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, k.expose()), init_id.as_bytes());
         let mut out = [0u8; 32];
         out.copy_from_slice(tag.as_ref());
         Ok(out)
     }
 
     /// Wrap a tenant key for storage, bound to zone, tenant and version.
-    pub fn wrap_tenant_key(
-        &self,
-        key: &TenantKey,
-        zone: &str,
-        tenant: &str,
-    ) -> Result<WrappedKey, CryptoError> {
-        let aad = TenantKeyAad {
-            zone,
-            tenant,
-            version: key.version,
-        }
-        .encode();
+    pub fn wrap_tenant_key(&self, key: &TenantKey, zone: &str, tenant: &str) -> Result<WrappedKey, CryptoError> {
+        let aad = TenantKeyAad { zone, tenant, version: key.version }.encode();
         Ok(WrappedKey(self.wrap.seal(key.bytes.expose(), aad.bytes())?))
     }
 
@@ -108,12 +90,7 @@ impl RootKey {
         tenant: &str,
         version: u32,
     ) -> Result<TenantKey, CryptoError> {
-        let aad = TenantKeyAad {
-            zone,
-            tenant,
-            version,
-        }
-        .encode();
+        let aad = TenantKeyAad { zone, tenant, version }.encode();
         let bytes = key_from_plain(self.wrap.open(&wrapped.0, aad.bytes())?)?;
         TenantKey::from_secret(bytes, version)
     }
@@ -142,12 +119,7 @@ impl TenantKey {
     fn from_secret(bytes: KeyBytes, version: u32) -> Result<Self, CryptoError> {
         let data = DataKey(AeadKey::new(derive(&bytes, "tenant/data")?.expose())?);
         let subject_wrap = AeadKey::new(derive(&bytes, "tenant/subject-wrap")?.expose())?;
-        Ok(Self {
-            version,
-            bytes,
-            data,
-            subject_wrap,
-        })
+        Ok(Self { version, bytes, data, subject_wrap })
     }
 
     /// The key version.
@@ -162,28 +134,13 @@ impl TenantKey {
 
     /// The blind-index key of this version.
     pub fn blind_index_key(&self) -> Result<BlindIndexKey, CryptoError> {
-        Ok(BlindIndexKey::new(derive(
-            &self.bytes,
-            "tenant/blind-index",
-        )?))
+        Ok(BlindIndexKey::new(derive(&self.bytes, "tenant/blind-index")?))
     }
 
     /// Wrap a subject key, bound to tenant, pseudonym and this key's version.
-    pub fn wrap_subject_key(
-        &self,
-        key: &SubjectKey,
-        tenant: &str,
-        subject: &str,
-    ) -> Result<WrappedKey, CryptoError> {
-        let aad = SubjectKeyAad {
-            tenant,
-            subject,
-            version: self.version,
-        }
-        .encode();
-        Ok(WrappedKey(
-            self.subject_wrap.seal(key.bytes.expose(), aad.bytes())?,
-        ))
+    pub fn wrap_subject_key(&self, key: &SubjectKey, tenant: &str, subject: &str) -> Result<WrappedKey, CryptoError> {
+        let aad = SubjectKeyAad { tenant, subject, version: self.version }.encode();
+        Ok(WrappedKey(self.subject_wrap.seal(key.bytes.expose(), aad.bytes())?))
     }
 
     /// Unwrap a subject key wrapped by this version.
@@ -193,15 +150,8 @@ impl TenantKey {
         tenant: &str,
         subject: &str,
     ) -> Result<SubjectKey, CryptoError> {
-        let aad = SubjectKeyAad {
-            tenant,
-            subject,
-            version: self.version,
-        }
-        .encode();
-        SubjectKey::from_secret(key_from_plain(
-            self.subject_wrap.open(&wrapped.0, aad.bytes())?,
-        )?)
+        let aad = SubjectKeyAad { tenant, subject, version: self.version }.encode();
+        SubjectKey::from_secret(key_from_plain(self.subject_wrap.open(&wrapped.0, aad.bytes())?)?)
     }
 }
 
@@ -251,11 +201,7 @@ impl DataKey {
     }
 
     /// Open a field value; fails if it was sealed for another place or key.
-    pub fn open_field(
-        &self,
-        sealed: &Sealed,
-        aad: &FieldAad<'_>,
-    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open_field(&self, sealed: &Sealed, aad: &FieldAad<'_>) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         Ok(Zeroizing::new(self.0.open(sealed, aad.encode().bytes())?))
     }
 }
@@ -273,13 +219,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn aad<'a>(tenant: &'a str, record: &'a str, field: &'a str, scope: KeyScope) -> FieldAad<'a> {
-        FieldAad {
-            tenant,
-            collection: "candidates",
-            record,
-            field,
-            scope,
-        }
+        FieldAad { tenant, collection: "candidates", record, field, scope }
     }
 
     #[test]
@@ -288,26 +228,11 @@ mod tests {
         let tk = TenantKey::generate(1).unwrap();
         let w = root.wrap_tenant_key(&tk, "default", "uio").unwrap();
         assert!(root.unwrap_tenant_key(&w, "default", "uio", 1).is_ok());
-        assert_eq!(
-            root.unwrap_tenant_key(&w, "default", "ntnu", 1)
-                .unwrap_err(),
-            CryptoError::Decrypt
-        );
-        assert_eq!(
-            root.unwrap_tenant_key(&w, "eu-north", "uio", 1)
-                .unwrap_err(),
-            CryptoError::Decrypt
-        );
-        assert_eq!(
-            root.unwrap_tenant_key(&w, "default", "uio", 2).unwrap_err(),
-            CryptoError::Decrypt
-        );
+        assert_eq!(root.unwrap_tenant_key(&w, "default", "ntnu", 1).unwrap_err(), CryptoError::Decrypt);
+        assert_eq!(root.unwrap_tenant_key(&w, "eu-north", "uio", 1).unwrap_err(), CryptoError::Decrypt);
+        assert_eq!(root.unwrap_tenant_key(&w, "default", "uio", 2).unwrap_err(), CryptoError::Decrypt);
         let other_root = RootKey::generate().unwrap();
-        assert!(
-            other_root
-                .unwrap_tenant_key(&w, "default", "uio", 1)
-                .is_err()
-        );
+        assert!(other_root.unwrap_tenant_key(&w, "default", "uio", 1).is_err());
     }
 
     #[test]
@@ -318,10 +243,7 @@ mod tests {
         let back = tk.unwrap_subject_key(&w, "uio", "abc").unwrap();
         let a = aad("uio", "r1", "email", KeyScope::Subject);
         let ct = sk.data_key().seal_field(b"kari@example.no", &a).unwrap();
-        assert_eq!(
-            back.data_key().open_field(&ct, &a).unwrap().as_slice(),
-            b"kari@example.no"
-        );
+        assert_eq!(back.data_key().open_field(&ct, &a).unwrap().as_slice(), b"kari@example.no");
         assert!(tk.unwrap_subject_key(&w, "uio", "abd").is_err());
         assert!(tk.unwrap_subject_key(&w, "ntnu", "abc").is_err());
     }

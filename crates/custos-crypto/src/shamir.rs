@@ -26,10 +26,7 @@ impl InitId {
 
     /// Parse a stored init id.
     pub fn parse(s: &str) -> Result<Self, CryptoError> {
-        if s.len() == 16
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
+        if s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
             Ok(Self(s.to_owned()))
         } else {
             Err(CryptoError::BadShare("init id"))
@@ -51,12 +48,7 @@ pub struct Share {
 
 impl std::fmt::Debug for Share {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Share(init {}, #{}, [REDACTED])",
-            self.init.as_str(),
-            self.x
-        )
+        write!(f, "Share(init {}, #{}, [REDACTED])", self.init.as_str(), self.x)
     }
 }
 
@@ -64,8 +56,7 @@ impl Share {
     /// Parse the text form.
     pub fn parse(text: &str) -> Result<Self, CryptoError> {
         let mut parts = text.trim().split('.');
-        let (Some(prefix), Some(init), Some(body), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(prefix), Some(init), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(CryptoError::BadShare("expected cs1.<init>.<data>"));
         };
@@ -73,28 +64,16 @@ impl Share {
             return Err(CryptoError::BadShare("unknown share format"));
         }
         let init = InitId::parse(init)?;
-        let bytes = Zeroizing::new(
-            URL_SAFE_NO_PAD
-                .decode(body)
-                .map_err(|_| CryptoError::BadShare("not base64url"))?,
-        );
+        let bytes = Zeroizing::new(URL_SAFE_NO_PAD.decode(body).map_err(|_| CryptoError::BadShare("not base64url"))?);
         if bytes.len() != 1 + crate::KEY_LEN || bytes[0] == 0 {
             return Err(CryptoError::BadShare("wrong length"));
         }
-        Ok(Self {
-            init,
-            x: bytes[0],
-            bytes: Secret::new(bytes.to_vec()),
-        })
+        Ok(Self { init, x: bytes[0], bytes: Secret::new(bytes.to_vec()) })
     }
 
     /// The text form, to hand to an operator once.
     pub fn to_text(&self) -> Secret<String> {
-        Secret::new(format!(
-            "{PREFIX}.{}.{}",
-            self.init.as_str(),
-            URL_SAFE_NO_PAD.encode(self.bytes.expose())
-        ))
+        Secret::new(format!("{PREFIX}.{}.{}", self.init.as_str(), URL_SAFE_NO_PAD.encode(self.bytes.expose())))
     }
 
     /// The init this share belongs to.
@@ -109,12 +88,7 @@ impl Share {
 }
 
 /// Split a root key into `shares` shares, any `threshold` of which recover it.
-pub fn split_root_key(
-    root: &RootKey,
-    init: &InitId,
-    shares: u8,
-    threshold: u8,
-) -> Result<Vec<Share>, CryptoError> {
+pub fn split_root_key(root: &RootKey, init: &InitId, shares: u8, threshold: u8) -> Result<Vec<Share>, CryptoError> {
     if threshold == 0 || shares == 0 || threshold > shares {
         return Err(CryptoError::Combine("need 1 <= threshold <= shares"));
     }
@@ -123,11 +97,7 @@ pub fn split_root_key(
         .take(usize::from(shares))
         .map(|s| {
             let bytes = Vec::from(&s);
-            Share {
-                init: init.clone(),
-                x: bytes[0],
-                bytes: Secret::new(bytes),
-            }
+            Share { init: init.clone(), x: bytes[0], bytes: Secret::new(bytes) }
         })
         .collect())
 }
@@ -148,22 +118,16 @@ pub fn combine_shares(
         .collect::<Result<_, _>>()
         .map_err(|_| CryptoError::Combine("malformed share"))?;
     let secret = Zeroizing::new(
-        Sharks(threshold)
-            .recover(parsed.iter())
-            .map_err(|_| CryptoError::Combine("not enough distinct shares"))?,
+        Sharks(threshold).recover(parsed.iter()).map_err(|_| CryptoError::Combine("not enough distinct shares"))?,
     );
-    let arr: [u8; crate::KEY_LEN] = secret
-        .as_slice()
-        .try_into()
-        .map_err(|_| CryptoError::Combine("wrong key length"))?;
+    let arr: [u8; crate::KEY_LEN] =
+        secret.as_slice().try_into().map_err(|_| CryptoError::Combine("wrong key length"))?;
     let root = RootKey::from_secret(Secret::new(arr))?;
     let actual = root.check_value(init.as_str())?;
     if bool::from(actual.ct_eq(check)) {
         Ok(root)
     } else {
-        Err(CryptoError::Combine(
-            "shares do not recover this init's root key",
-        ))
+        Err(CryptoError::Combine("shares do not recover this init's root key"))
     }
 }
 
@@ -180,10 +144,7 @@ mod tests {
     }
 
     fn reparse(shares: &[&Share]) -> Vec<Share> {
-        shares
-            .iter()
-            .map(|s| Share::parse(s.to_text().expose()).unwrap())
-            .collect()
+        shares.iter().map(|s| Share::parse(s.to_text().expose()).unwrap()).collect()
     }
 
     #[test]
@@ -214,14 +175,8 @@ mod tests {
             CryptoError::Combine("share of another init")
         );
         // forge the init id on a foreign share: the check value still refuses it
-        let forged_text = other[1]
-            .to_text()
-            .expose()
-            .replace(other[1].init().as_str(), init.as_str());
-        let forged = vec![
-            Share::parse(shares[0].to_text().expose()).unwrap(),
-            Share::parse(&forged_text).unwrap(),
-        ];
+        let forged_text = other[1].to_text().expose().replace(other[1].init().as_str(), init.as_str());
+        let forged = vec![Share::parse(shares[0].to_text().expose()).unwrap(), Share::parse(&forged_text).unwrap()];
         assert!(combine_shares(&forged, &init, 2, &check).is_err());
     }
 

@@ -33,23 +33,14 @@ fn json_problem(e: JsonRejection) -> Problem {
             "Unsupported media type",
             "send the body as application/json",
         ),
-        JsonRejection::JsonSyntaxError(_) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            "Malformed JSON",
-            "the body is not valid JSON",
-        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            Problem::new(StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON", "the body is not valid JSON")
+        }
         JsonRejection::JsonDataError(d) => {
             // serde's message names the field and the expected type; it does not quote
             // string values, but cut it at the first quote to be sure nothing leaks.
             let msg = d.body_text();
-            let safe: String = msg
-                .split(['"', '`'])
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(200)
-                .collect();
+            let safe: String = msg.split(['"', '`']).next().unwrap_or("").chars().take(200).collect();
             Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid-body",
@@ -63,12 +54,7 @@ fn json_problem(e: JsonRejection) -> Problem {
             "Body too large",
             "the request body exceeds the configured limit",
         ),
-        _ => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-body",
-            "Invalid body",
-            "the body could not be read",
-        ),
+        _ => Problem::new(StatusCode::BAD_REQUEST, "invalid-body", "Invalid body", "the body could not be read"),
     }
 }
 
@@ -107,15 +93,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let v = parts
-        .headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+    let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
 /// The authenticated principal of a request on an unsealed vault (503 when sealed,
@@ -125,10 +105,7 @@ pub(crate) struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Problem;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         if state.vault.is_sealed() {
             return Err(custos_core::CoreError::Sealed.into());
         }
@@ -143,10 +120,7 @@ pub(crate) struct AnyAuth(pub Principal);
 impl FromRequestParts<AppState> for AnyAuth {
     type Rejection = Problem;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer(parts).ok_or(custos_core::CoreError::Unauthenticated)?;
         Ok(AnyAuth(state.vault.authenticate(token).await?))
     }
@@ -162,12 +136,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PurposeHeader {
         match parts.headers.get("custos-purpose") {
             None => Ok(PurposeHeader(None)),
             Some(v) => {
-                let s = v
-                    .to_str()
-                    .map_err(|_| Problem::invalid("Custos-Purpose: not a purpose name"))?;
-                Ok(PurposeHeader(Some(Purpose::parse(s.trim()).map_err(
-                    |_| Problem::invalid("Custos-Purpose: not a purpose name"),
-                )?)))
+                let s = v.to_str().map_err(|_| Problem::invalid("Custos-Purpose: not a purpose name"))?;
+                Ok(PurposeHeader(Some(
+                    Purpose::parse(s.trim()).map_err(|_| Problem::invalid("Custos-Purpose: not a purpose name"))?,
+                )))
             }
         }
     }

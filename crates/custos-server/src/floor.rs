@@ -13,8 +13,7 @@ use custos_core::clock::{Clock, SystemClock};
 use custos_core::ids::{CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
 use custos_core::schema::CollectionSchema;
 use custos_core::store::{
-    CollectionRow, FieldKey, FieldRow, IndexRow, RecordMeta, Store, SubjectRow, TenantKeyRow,
-    TenantRow, WriteOp,
+    CollectionRow, FieldKey, FieldRow, IndexRow, RecordMeta, Store, SubjectRow, TenantKeyRow, TenantRow, WriteOp,
 };
 use custos_crypto::Sealed;
 use serde::Deserialize;
@@ -87,14 +86,8 @@ pub async fn setup(
             created_at: now,
         }));
     }
-    store
-        .apply(ops)
-        .await
-        .map_err(|e| Problem::from(custos_core::CoreError::from(e)))?;
-    let state = Floor {
-        store,
-        schema: Arc::new(schema),
-    };
+    store.apply(ops).await.map_err(|e| Problem::from(custos_core::CoreError::from(e)))?;
+    let state = Floor { store, schema: Arc::new(schema) };
     let router = Router::new()
         .route("/floor/records", post(create))
         .route("/floor/records/{id}", get(read))
@@ -120,12 +113,7 @@ async fn create(
         tenant: p(TenantCode::parse(TENANT))?,
         collection: p(CollectionName::parse(COLLECTION))?,
         id: p(RecordId::generate(now))?,
-        subject: body
-            .subject
-            .as_deref()
-            .map(Pseudonym::parse)
-            .transpose()
-            .map_err(Problem::from)?,
+        subject: body.subject.as_deref().map(Pseudonym::parse).transpose().map_err(Problem::from)?,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -139,42 +127,23 @@ async fn create(
             let mut mac = [0u8; 32];
             let n = plain.len().min(32);
             mac[..n].copy_from_slice(&plain[..n]);
-            index.push(IndexRow {
-                field: v.name.clone(),
-                version: 1,
-                mac,
-            });
+            index.push(IndexRow { field: v.name.clone(), version: 1, mac });
         }
-        fields.push(FieldRow {
-            field: v.name.clone(),
-            key: FieldKey::Tenant(1),
-            ct: frame(&plain)?,
-        });
+        fields.push(FieldRow { field: v.name.clone(), key: FieldKey::Tenant(1), ct: frame(&plain)? });
     }
     let id = meta.id.to_string();
     f.store
-        .apply(vec![WriteOp::InsertRecord {
-            meta,
-            fields,
-            index,
-        }])
+        .apply(vec![WriteOp::InsertRecord { meta, fields, index }])
         .await
         .map_err(|e| Problem::from(custos_core::CoreError::from(e)))?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "version": 1}))))
 }
 
-async fn read(
-    State(f): State<Floor>,
-    ApiPath(id): ApiPath<String>,
-) -> Result<Json<Value>, Problem> {
+async fn read(State(f): State<Floor>, ApiPath(id): ApiPath<String>) -> Result<Json<Value>, Problem> {
     let id = p(RecordId::parse(&id))?;
     let row = f
         .store
-        .get_record(
-            &p(TenantCode::parse(TENANT))?,
-            &p(CollectionName::parse(COLLECTION))?,
-            &id,
-        )
+        .get_record(&p(TenantCode::parse(TENANT))?, &p(CollectionName::parse(COLLECTION))?, &id)
         .await
         .map_err(|e| Problem::from(custos_core::CoreError::from(e)))?
         .ok_or_else(|| Problem::not_found("record not found"))?;

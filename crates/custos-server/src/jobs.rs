@@ -13,10 +13,7 @@ pub fn spawn_rewrap(vault: Arc<Vault>) -> tokio::task::JoinHandle<()> {
             loop {
                 match vault.rewrap_step().await {
                     Ok(0) => break,
-                    Ok(n) => tracing::info!(
-                        rows = n,
-                        "rewrap: moved rows to the newest tenant key version"
-                    ),
+                    Ok(n) => tracing::info!(rows = n, "rewrap: moved rows to the newest tenant key version"),
                     Err(custos_core::CoreError::Sealed) => break,
                     Err(e) => {
                         tracing::error!(error = %e, "rewrap step failed");

@@ -66,14 +66,9 @@ pub fn start(app: axum::Router, opts: ListenOptions) -> Result<Running, ServeErr
     if opts.tls.is_none() && !opts.addr.ip().is_loopback() {
         return Err(ServeError::InsecureNonLoopback);
     }
-    let listener =
-        std::net::TcpListener::bind(opts.addr).map_err(|e| ServeError::Bind(opts.addr, e))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|e| ServeError::Bind(opts.addr, e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| ServeError::Bind(opts.addr, e))?;
+    let listener = std::net::TcpListener::bind(opts.addr).map_err(|e| ServeError::Bind(opts.addr, e))?;
+    listener.set_nonblocking(true).map_err(|e| ServeError::Bind(opts.addr, e))?;
+    let addr = listener.local_addr().map_err(|e| ServeError::Bind(opts.addr, e))?;
     let handle = axum_server::Handle::new();
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let task = match opts.tls {
@@ -87,9 +82,7 @@ pub fn start(app: axum::Router, opts: ListenOptions) -> Result<Running, ServeErr
             tokio::spawn(server.serve(service))
         }
         None => {
-            let server = axum_server::from_tcp(listener)
-                .map_err(|e| ServeError::Bind(addr, e))?
-                .handle(handle.clone());
+            let server = axum_server::from_tcp(listener).map_err(|e| ServeError::Bind(addr, e))?.handle(handle.clone());
             tokio::spawn(server.serve(service))
         }
     };

@@ -25,18 +25,8 @@ pub struct Problem {
 
 impl Problem {
     /// A problem of kind `slug`.
-    pub fn new(
-        status: StatusCode,
-        slug: &str,
-        title: &'static str,
-        detail: impl Into<String>,
-    ) -> Self {
-        Self {
-            kind: format!("urn:custos:problem:{slug}"),
-            title,
-            status: status.as_u16(),
-            detail: detail.into(),
-        }
+    pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { kind: format!("urn:custos:problem:{slug}"), title, status: status.as_u16(), detail: detail.into() }
     }
 
     /// 404 for an unknown route or resource.
@@ -46,12 +36,7 @@ impl Problem {
 
     /// 400 for malformed input.
     pub fn invalid(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-input",
-            "Invalid input",
-            detail,
-        )
+        Self::new(StatusCode::BAD_REQUEST, "invalid-input", "Invalid input", detail)
     }
 
     /// 500 without details.
@@ -71,10 +56,7 @@ impl IntoResponse for Problem {
         let body = serde_json::to_vec(&self).unwrap_or_default();
         let mut resp = (status, body).into_response();
         let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if status == StatusCode::UNAUTHORIZED {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -117,33 +99,21 @@ impl From<CoreError> for Problem {
                 "the stated purpose is not among this collection's allowed purposes",
             ),
             CoreError::Conflict(why) => Problem::new(S::CONFLICT, "conflict", "Conflict", why),
-            CoreError::Unseal(why) => {
-                Problem::new(S::BAD_REQUEST, "unseal-failed", "Unseal failed", why)
-            }
-            CoreError::State(why) => {
-                Problem::new(S::CONFLICT, "invalid-state", "Invalid state", why)
-            }
+            CoreError::Unseal(why) => Problem::new(S::BAD_REQUEST, "unseal-failed", "Unseal failed", why),
+            CoreError::State(why) => Problem::new(S::CONFLICT, "invalid-state", "Invalid state", why),
             CoreError::Integrity => Problem::new(
                 S::INTERNAL_SERVER_ERROR,
                 "integrity-failure",
                 "Integrity failure",
                 "stored data failed its integrity check; the event is logged",
             ),
-            CoreError::Store(StoreError::Conflict(what)) => Problem::new(
-                S::CONFLICT,
-                "conflict",
-                "Conflict",
-                format!("{what} already exists"),
-            ),
-            CoreError::Store(StoreError::NotFound(what)) => {
-                Problem::not_found(format!("{what} not found"))
+            CoreError::Store(StoreError::Conflict(what)) => {
+                Problem::new(S::CONFLICT, "conflict", "Conflict", format!("{what} already exists"))
             }
-            CoreError::Store(StoreError::Stale) => Problem::new(
-                S::CONFLICT,
-                "conflict",
-                "Conflict",
-                "changed concurrently; retry",
-            ),
+            CoreError::Store(StoreError::NotFound(what)) => Problem::not_found(format!("{what} not found")),
+            CoreError::Store(StoreError::Stale) => {
+                Problem::new(S::CONFLICT, "conflict", "Conflict", "changed concurrently; retry")
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 Problem::internal()

@@ -2,13 +2,11 @@
 //! against the trait only. Each backend's tests call `run_all` on a fresh, empty store.
 
 use custos_core::clock::Timestamp;
-use custos_core::ids::{
-    ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName,
-};
+use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
 use custos_core::policy::Role;
 use custos_core::store::{
-    ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, RecordFilter, RecordMeta, Store,
-    StoreError, SubjectRow, TenantKeyRow, TenantRow, WriteOp,
+    ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, RecordFilter, RecordMeta, Store, StoreError, SubjectRow,
+    TenantKeyRow, TenantRow, WriteOp,
 };
 use custos_crypto::{Sealed, TokenHash};
 use std::sync::Arc;
@@ -67,22 +65,10 @@ fn record_op(t: &str, id: &RecordId, subject: Option<&Pseudonym>, mac: [u8; 32])
             updated_at: Timestamp(5),
         },
         fields: vec![
-            FieldRow {
-                field: name(FieldName::parse, "email"),
-                key: FieldKey::Subject,
-                ct: ct(1),
-            },
-            FieldRow {
-                field: name(FieldName::parse, "score"),
-                key: FieldKey::Tenant(1),
-                ct: ct(2),
-            },
+            FieldRow { field: name(FieldName::parse, "email"), key: FieldKey::Subject, ct: ct(1) },
+            FieldRow { field: name(FieldName::parse, "score"), key: FieldKey::Tenant(1), ct: ct(2) },
         ],
-        index: vec![IndexRow {
-            field: name(FieldName::parse, "email"),
-            version: 1,
-            mac,
-        }],
+        index: vec![IndexRow { field: name(FieldName::parse, "email"), version: 1, mac }],
     }
 }
 
@@ -101,20 +87,11 @@ pub async fn run_all(store: Arc<dyn Store>) -> R {
 }
 
 async fn tenants_and_keys(s: &dyn Store) -> R {
-    s.apply(tenant_ops("alpha"))
-        .await
-        .map_err(|e| e.to_string())?;
-    let t = s
-        .get_tenant(&code("alpha"))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("tenant missing")?;
+    s.apply(tenant_ops("alpha")).await.map_err(|e| e.to_string())?;
+    let t = s.get_tenant(&code("alpha")).await.map_err(|e| e.to_string())?.ok_or("tenant missing")?;
     check(t.key_version == 1, "key version 1 after create")?;
     check(
-        matches!(
-            s.apply(tenant_ops("alpha")).await,
-            Err(StoreError::Conflict(_))
-        ),
+        matches!(s.apply(tenant_ops("alpha")).await, Err(StoreError::Conflict(_))),
         "duplicate tenant is a conflict",
     )?;
     s.apply(vec![WriteOp::InsertTenantKey(TenantKeyRow {
@@ -125,19 +102,9 @@ async fn tenants_and_keys(s: &dyn Store) -> R {
     })])
     .await
     .map_err(|e| e.to_string())?;
-    let t = s
-        .get_tenant(&code("alpha"))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("tenant missing")?;
+    let t = s.get_tenant(&code("alpha")).await.map_err(|e| e.to_string())?.ok_or("tenant missing")?;
     check(t.key_version == 2, "rotation makes the new version current")?;
-    check(
-        s.get_tenant_key(&code("alpha"), 1)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_some(),
-        "old version kept",
-    )?;
+    check(s.get_tenant_key(&code("alpha"), 1).await.map_err(|e| e.to_string())?.is_some(), "old version kept")?;
     let hash = TokenHash::of("ck_test");
     s.apply(vec![WriteOp::InsertApiKey(ApiKeyRow {
         id: name(ApiKeyId::parse, "key_0000000000000001"),
@@ -150,29 +117,14 @@ async fn tenants_and_keys(s: &dyn Store) -> R {
     })])
     .await
     .map_err(|e| e.to_string())?;
-    let k = s
-        .api_key_by_hash(&hash)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("api key missing")?;
-    check(
-        k.role == Role::Reader && k.tenant == code("alpha"),
-        "api key round trip",
-    )?;
-    check(
-        s.api_key_by_hash(&TokenHash::of("other"))
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none(),
-        "unknown hash",
-    )?;
+    let k = s.api_key_by_hash(&hash).await.map_err(|e| e.to_string())?.ok_or("api key missing")?;
+    check(k.role == Role::Reader && k.tenant == code("alpha"), "api key round trip")?;
+    check(s.api_key_by_hash(&TokenHash::of("other")).await.map_err(|e| e.to_string())?.is_none(), "unknown hash")?;
     Ok(())
 }
 
 async fn records_round_trip(s: &dyn Store) -> R {
-    s.apply(tenant_ops("beta"))
-        .await
-        .map_err(|e| e.to_string())?;
+    s.apply(tenant_ops("beta")).await.map_err(|e| e.to_string())?;
     let subj = name(Pseudonym::parse, "sub_00000000000000000000000000000001");
     s.apply(vec![WriteOp::InsertSubject(SubjectRow {
         tenant: code("beta"),
@@ -188,109 +140,51 @@ async fn records_round_trip(s: &dyn Store) -> R {
     for i in 0..5u8 {
         let id = name(RecordId::parse, &format!("rec_{:032x}", 100 + u32::from(i)));
         let subject = if i % 2 == 0 { Some(&subj) } else { None };
-        s.apply(vec![record_op("beta", &id, subject, [i; 32])])
-            .await
-            .map_err(|e| e.to_string())?;
+        s.apply(vec![record_op("beta", &id, subject, [i; 32])]).await.map_err(|e| e.to_string())?;
         ids.push(id);
     }
-    let r = s
-        .get_record(&code("beta"), &coll, &ids[0])
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("record missing")?;
+    let r = s.get_record(&code("beta"), &coll, &ids[0]).await.map_err(|e| e.to_string())?.ok_or("record missing")?;
     check(
         r.fields.len() == 2 && r.fields[0].ct == ct(1) && r.meta.subject.as_ref() == Some(&subj),
         "fields round trip",
     )?;
     check(
-        s.get_record(&code("alpha"), &coll, &ids[0])
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none(),
+        s.get_record(&code("alpha"), &coll, &ids[0]).await.map_err(|e| e.to_string())?.is_none(),
         "a record is not visible under another tenant",
     )?;
     let page = s
-        .list_records(
-            &code("beta"),
-            &RecordFilter::Collection(coll.clone()),
-            None,
-            2,
-        )
+        .list_records(&code("beta"), &RecordFilter::Collection(coll.clone()), None, 2)
         .await
         .map_err(|e| e.to_string())?;
-    check(
-        page.len() == 2 && page[0].meta.id == ids[0] && page[1].meta.id == ids[1],
-        "first page in id order",
-    )?;
+    check(page.len() == 2 && page[0].meta.id == ids[0] && page[1].meta.id == ids[1], "first page in id order")?;
     let page = s
-        .list_records(
-            &code("beta"),
-            &RecordFilter::Collection(coll.clone()),
-            Some(&ids[1]),
-            10,
-        )
+        .list_records(&code("beta"), &RecordFilter::Collection(coll.clone()), Some(&ids[1]), 10)
         .await
         .map_err(|e| e.to_string())?;
-    check(
-        page.len() == 3 && page[0].meta.id == ids[2],
-        "cursor continues after the last id",
-    )?;
+    check(page.len() == 3 && page[0].meta.id == ids[2], "cursor continues after the last id")?;
     let by_subject = s
-        .list_records(
-            &code("beta"),
-            &RecordFilter::Subject(coll.clone(), subj),
-            None,
-            10,
-        )
+        .list_records(&code("beta"), &RecordFilter::Subject(coll.clone(), subj), None, 10)
         .await
         .map_err(|e| e.to_string())?;
     check(by_subject.len() == 3, "records by subject")?;
     let f = name(FieldName::parse, "email");
     let hit = s
-        .list_records(
-            &code("beta"),
-            &RecordFilter::Index(coll.clone(), f.clone(), vec![(1, [3; 32])]),
-            None,
-            10,
-        )
+        .list_records(&code("beta"), &RecordFilter::Index(coll.clone(), f.clone(), vec![(1, [3; 32])]), None, 10)
         .await
         .map_err(|e| e.to_string())?;
-    check(
-        hit.len() == 1 && hit[0].meta.id == ids[3],
-        "blind index lookup",
-    )?;
+    check(hit.len() == 1 && hit[0].meta.id == ids[3], "blind index lookup")?;
     let miss = s
-        .list_records(
-            &code("alpha"),
-            &RecordFilter::Index(coll.clone(), f, vec![(1, [3; 32])]),
-            None,
-            10,
-        )
+        .list_records(&code("alpha"), &RecordFilter::Index(coll.clone(), f, vec![(1, [3; 32])]), None, 10)
         .await
         .map_err(|e| e.to_string())?;
     check(miss.is_empty(), "blind index is per tenant")?;
-    s.apply(vec![WriteOp::DeleteRecord {
-        tenant: code("beta"),
-        collection: coll.clone(),
-        id: ids[4].clone(),
-    }])
-    .await
-    .map_err(|e| e.to_string())?;
-    check(
-        s.get_record(&code("beta"), &coll, &ids[4])
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none(),
-        "deleted",
-    )?;
+    s.apply(vec![WriteOp::DeleteRecord { tenant: code("beta"), collection: coll.clone(), id: ids[4].clone() }])
+        .await
+        .map_err(|e| e.to_string())?;
+    check(s.get_record(&code("beta"), &coll, &ids[4]).await.map_err(|e| e.to_string())?.is_none(), "deleted")?;
     check(
         matches!(
-            s.apply(vec![WriteOp::DeleteRecord {
-                tenant: code("beta"),
-                collection: coll,
-                id: ids[4].clone()
-            }])
-            .await,
+            s.apply(vec![WriteOp::DeleteRecord { tenant: code("beta"), collection: coll, id: ids[4].clone() }]).await,
             Err(StoreError::NotFound(_))
         ),
         "deleting twice is not found",
@@ -306,10 +200,7 @@ async fn write_sets_are_atomic(s: &dyn Store) -> R {
     ops.extend(tenant_ops("beta"));
     check(s.apply(ops).await.is_err(), "conflicting set fails")?;
     check(
-        s.get_record(&code("beta"), &coll, &id)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_none(),
+        s.get_record(&code("beta"), &coll, &id).await.map_err(|e| e.to_string())?.is_none(),
         "nothing of a failed set remains",
     )?;
     Ok(())
@@ -334,15 +225,8 @@ async fn concurrent_writes_all_land(s: Arc<dyn Store>) -> R {
         let (i, ok) = t.await.map_err(|e| e.to_string())?;
         check(ok == (i % 10 != 0), "only the invalid sets fail")?;
         let id = name(RecordId::parse, &format!("rec_{:032x}", 10_000 + i));
-        let present = s
-            .get_record(&code("beta"), &coll, &id)
-            .await
-            .map_err(|e| e.to_string())?
-            .is_some();
-        check(
-            present == ok,
-            "acknowledged writes are present, failed ones absent",
-        )?;
+        let present = s.get_record(&code("beta"), &coll, &id).await.map_err(|e| e.to_string())?.is_some();
+        check(present == ok, "acknowledged writes are present, failed ones absent")?;
     }
     Ok(())
 }
@@ -356,29 +240,15 @@ async fn optimistic_update(s: &dyn Store) -> R {
         id: id.clone(),
         expected_version: v,
         updated_at: Timestamp(9),
-        set: vec![FieldRow {
-            field: name(FieldName::parse, "score"),
-            key: FieldKey::Tenant(2),
-            ct: ct(7),
-        }],
+        set: vec![FieldRow { field: name(FieldName::parse, "score"), key: FieldKey::Tenant(2), ct: ct(7) }],
         remove: vec![name(FieldName::parse, "email")],
         reindex: vec![name(FieldName::parse, "email")],
         index: vec![],
     };
     s.apply(vec![update(1)]).await.map_err(|e| e.to_string())?;
-    check(
-        matches!(s.apply(vec![update(1)]).await, Err(StoreError::Stale)),
-        "stale version refused",
-    )?;
-    let r = s
-        .get_record(&code("beta"), &coll, &id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("record missing")?;
-    check(
-        r.meta.version == 2 && r.fields.len() == 1 && r.fields[0].ct == ct(7),
-        "update applied once",
-    )?;
+    check(matches!(s.apply(vec![update(1)]).await, Err(StoreError::Stale)), "stale version refused")?;
+    let r = s.get_record(&code("beta"), &coll, &id).await.map_err(|e| e.to_string())?.ok_or("record missing")?;
+    check(r.meta.version == 2 && r.fields.len() == 1 && r.fields[0].ct == ct(7), "update applied once")?;
     let hit = s
         .list_records(
             &code("beta"),

@@ -9,16 +9,12 @@ use std::time::Duration;
 
 /// A client trusting `ca` (PEM), or plain HTTP when `ca` is `None`.
 pub fn https_client(ca: Option<&Path>, pool_size: usize) -> Result<reqwest::Client> {
-    let builder = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(pool_size)
-        .http1_only();
+    let builder =
+        reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(pool_size).http1_only();
     let builder = match ca {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(ca)
-                .with_context(|| format!("reading {}", ca.display()))?
-            {
+            for cert in CertificateDer::pem_file_iter(ca).with_context(|| format!("reading {}", ca.display()))? {
                 roots
                     .add(cert.with_context(|| format!("parsing {}", ca.display()))?)
                     .context("adding CA certificate")?;

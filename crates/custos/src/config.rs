@@ -99,10 +99,7 @@ impl RawConfig {
                 tls_ca: Some("tls/ca.pem".into()),
                 max_body_bytes: default_body(),
             },
-            storage: RawStorage {
-                path: "zone.db".into(),
-                read_connections: default_readers(),
-            },
+            storage: RawStorage { path: "zone.db".into(), read_connections: default_readers() },
         }
     }
 
@@ -116,11 +113,7 @@ impl RawConfig {
 }
 
 fn resolve(dir: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_owned()
-    } else {
-        dir.join(p)
-    }
+    if p.is_absolute() { p.to_owned() } else { dir.join(p) }
 }
 
 /// Environment overrides, read once at start.
@@ -146,17 +139,12 @@ impl EnvOverrides {
 }
 
 /// Load and check `dir/custos.toml` with overrides; `listen` (a flag) wins over both.
-pub fn load(
-    dir: &Path,
-    env: &EnvOverrides,
-    listen: Option<SocketAddr>,
-    insecure_http: bool,
-) -> Result<Config> {
+pub fn load(dir: &Path, env: &EnvOverrides, listen: Option<SocketAddr>, insecure_http: bool) -> Result<Config> {
     let path = dir.join(FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading {}; run `custos init` first", path.display()))?;
-    let raw: RawConfig = toml::from_str(&text)
-        .with_context(|| format!("{} is not a valid configuration", path.display()))?;
+    let raw: RawConfig =
+        toml::from_str(&text).with_context(|| format!("{} is not a valid configuration", path.display()))?;
     check(dir, raw, env, listen, insecure_http)
 }
 
@@ -171,9 +159,9 @@ fn check(
     let listen_text = env.listen.clone().unwrap_or(raw.server.listen);
     let listen = match listen {
         Some(l) => l,
-        None => listen_text.parse().with_context(|| {
-            format!("listen: {listen_text:?} is not an address like 127.0.0.1:8443")
-        })?,
+        None => listen_text
+            .parse()
+            .with_context(|| format!("listen: {listen_text:?} is not an address like 127.0.0.1:8443"))?,
     };
     let insecure_http = insecure_flag
         || match env.insecure_http.as_deref() {
@@ -186,9 +174,7 @@ fn check(
         bail!("plain HTTP is allowed only on a loopback address, not {listen}");
     }
     let max_body_bytes = match &env.max_body_bytes {
-        Some(v) => v
-            .parse()
-            .with_context(|| "CUSTOS_MAX_BODY_BYTES is not a number")?,
+        Some(v) => v.parse().with_context(|| "CUSTOS_MAX_BODY_BYTES is not a number")?,
         None => raw.server.max_body_bytes,
     };
     if !(1024..=64 << 20).contains(&max_body_bytes) {
@@ -229,22 +215,11 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
-        let text = toml::to_string(&raw())
-            .unwrap()
-            .replace("zone = ", "colour = 1\nzone = ");
+        let text = toml::to_string(&raw()).unwrap().replace("zone = ", "colour = 1\nzone = ");
         assert!(toml::from_str::<RawConfig>(&text).is_err());
-        let env = EnvOverrides {
-            listen: Some("0.0.0.0:80".into()),
-            ..Default::default()
-        };
-        assert!(
-            check(Path::new("/d"), raw(), &env, None, true).is_err(),
-            "plain HTTP off loopback"
-        );
-        let env = EnvOverrides {
-            max_body_bytes: Some("lots".into()),
-            ..Default::default()
-        };
+        let env = EnvOverrides { listen: Some("0.0.0.0:80".into()), ..Default::default() };
+        assert!(check(Path::new("/d"), raw(), &env, None, true).is_err(), "plain HTTP off loopback");
+        let env = EnvOverrides { max_body_bytes: Some("lots".into()), ..Default::default() };
         assert!(check(Path::new("/d"), raw(), &env, None, false).is_err());
     }
 }

@@ -32,8 +32,7 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> Result<()> {
             .mode(0o600)
             .open(&tmp)
             .with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes)
-            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))

@@ -15,11 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "custos",
-    version,
-    about = "Custos: a self-hosted privacy vault for education platforms"
-)]
+#[command(name = "custos", version, about = "Custos: a self-hosted privacy vault for education platforms")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -106,16 +102,10 @@ enum ConfigAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CUSTOS_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("custos: cannot start the runtime: {e}");
@@ -124,23 +114,15 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Init {
-                data_dir,
-                shares,
-                threshold,
-                listen,
-                json,
-            } => cmd::init::run(&data_dir, shares, threshold, listen, json).await,
-            Command::Serve {
-                data_dir,
-                listen,
-                insecure_http,
-            } => cmd::serve::run(&data_dir, listen, insecure_http).await,
+            Command::Init { data_dir, shares, threshold, listen, json } => {
+                cmd::init::run(&data_dir, shares, threshold, listen, json).await
+            }
+            Command::Serve { data_dir, listen, insecure_http } => {
+                cmd::serve::run(&data_dir, listen, insecure_http).await
+            }
             Command::Unseal { data_dir, url } => cmd::unseal::run(&data_dir, url).await,
             Command::Demo { data_dir, listen } => cmd::demo::run(&data_dir, listen).await,
-            Command::Config {
-                action: ConfigAction::Check { data_dir },
-            } => cmd::config_check(&data_dir),
+            Command::Config { action: ConfigAction::Check { data_dir } } => cmd::config_check(&data_dir),
             Command::Openapi => cmd::print_openapi(),
             Command::Bench(args) => cmd::bench::run(args).await,
             Command::BenchFloor { data_dir } => cmd::bench::serve_floor(&data_dir).await,

@@ -58,11 +58,7 @@ impl Vault {
             if k.expires_at <= now {
                 return Err(CoreError::Unauthenticated);
             }
-            Principal::Service {
-                key_id: k.id,
-                tenant: k.tenant,
-                role: k.role,
-            }
+            Principal::Service { key_id: k.id, tenant: k.tenant, role: k.role }
         } else {
             return Err(CoreError::Unauthenticated);
         };
@@ -89,10 +85,7 @@ impl Vault {
         }
         let days = req.expires_in_days.unwrap_or(DEFAULT_KEY_DAYS);
         if days == 0 || days > MAX_KEY_DAYS {
-            return Err(CoreError::invalid(
-                "expires_in_days",
-                format!("between 1 and {MAX_KEY_DAYS}"),
-            ));
+            return Err(CoreError::invalid("expires_in_days", format!("between 1 and {MAX_KEY_DAYS}")));
         }
         let (key, hash) = new_token("ck")?;
         let now = self.clock.now();
@@ -105,12 +98,7 @@ impl Vault {
             created_at: now,
             expires_at: now.plus_days(i64::from(days)),
         };
-        let out = ApiKeyCreated {
-            id: row.id.clone(),
-            key,
-            role: row.role,
-            expires_at: row.expires_at,
-        };
+        let out = ApiKeyCreated { id: row.id.clone(), key, role: row.role, expires_at: row.expires_at };
         self.store.apply(vec![WriteOp::InsertApiKey(row)]).await?;
         Ok(out)
     }

@@ -24,21 +24,14 @@ impl Vault {
         let existing = self.store.get_collection(code, name).await?;
         let created_at = match &existing {
             Some(row) => {
-                let old: CollectionSchema =
-                    serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
+                let old: CollectionSchema = serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
                 old.check_compatible(&schema)?;
                 row.created_at
             }
             None => now,
         };
         let schema_json = serde_json::to_string(&schema).map_err(|_| CoreError::Integrity)?;
-        let row = CollectionRow {
-            tenant: code.clone(),
-            name: name.clone(),
-            schema_json,
-            created_at,
-            updated_at: now,
-        };
+        let row = CollectionRow { tenant: code.clone(), name: name.clone(), schema_json, created_at, updated_at: now };
         self.store.apply(vec![WriteOp::PutCollection(row)]).await?;
         write(&self.schemas).remove(&(code.clone(), name.clone()));
         Ok(existing.is_none())

@@ -89,11 +89,7 @@ impl Vault {
         {
             return Ok(row.clone());
         }
-        let row = self
-            .store
-            .get_tenant(code)
-            .await?
-            .ok_or(CoreError::NotFound("tenant"))?;
+        let row = self.store.get_tenant(code).await?.ok_or(CoreError::NotFound("tenant"))?;
         write(&self.tenants).insert(code.clone(), (row.clone(), now));
         Ok(row)
     }
@@ -103,12 +99,7 @@ impl Vault {
     }
 
     /// Sealed check, authorisation, then the tenant (404 for a missing or foreign one).
-    async fn ctx(
-        &self,
-        p: &Principal,
-        code: &TenantCode,
-        action: Action,
-    ) -> Result<TenantCtx, CoreError> {
+    async fn ctx(&self, p: &Principal, code: &TenantCode, action: Action) -> Result<TenantCtx, CoreError> {
         let keys = self.keys()?;
         p.authorize(code, action)?;
         let tenant = self.tenant_row(code).await?;
@@ -116,20 +107,11 @@ impl Vault {
     }
 
     /// A tenant key version, unwrapped from the store on first use.
-    async fn tenant_keys(
-        &self,
-        keys: &Keyring,
-        code: &TenantCode,
-        version: u32,
-    ) -> Result<Arc<TenantKeys>, CoreError> {
+    async fn tenant_keys(&self, keys: &Keyring, code: &TenantCode, version: u32) -> Result<Arc<TenantKeys>, CoreError> {
         if let Some(k) = keys.tenant_key(code, version) {
             return Ok(k);
         }
-        let row = self
-            .store
-            .get_tenant_key(code, version)
-            .await?
-            .ok_or(CoreError::Integrity)?;
+        let row = self.store.get_tenant_key(code, version).await?.ok_or(CoreError::Integrity)?;
         let key = keys.root().unwrap_tenant_key(
             &custos_crypto::WrappedKey(row.wrapped),
             keys.zone().as_str(),
@@ -139,21 +121,12 @@ impl Vault {
         Ok(keys.put_tenant_key(code, key)?)
     }
 
-    async fn schema(
-        &self,
-        code: &TenantCode,
-        name: &CollectionName,
-    ) -> Result<Arc<CollectionSchema>, CoreError> {
+    async fn schema(&self, code: &TenantCode, name: &CollectionName) -> Result<Arc<CollectionSchema>, CoreError> {
         if let Some(s) = read(&self.schemas).get(&(code.clone(), name.clone())) {
             return Ok(s.clone());
         }
-        let row = self
-            .store
-            .get_collection(code, name)
-            .await?
-            .ok_or(CoreError::NotFound("collection"))?;
-        let schema: CollectionSchema =
-            serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
+        let row = self.store.get_collection(code, name).await?.ok_or(CoreError::NotFound("collection"))?;
+        let schema: CollectionSchema = serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
         let schema = Arc::new(schema);
         write(&self.schemas).insert((code.clone(), name.clone()), schema.clone());
         Ok(schema)

@@ -10,8 +10,7 @@ use crate::keyring::Keyring;
 use crate::policy::{Action, Principal};
 use crate::schema::{CheckedValue, CollectionSchema, normalise};
 use crate::store::{
-    FieldKey, FieldRow, IndexRow, RecordFilter, RecordMeta, RecordRow, StoreError, SubjectRow,
-    WriteOp,
+    FieldKey, FieldRow, IndexRow, RecordFilter, RecordMeta, RecordRow, StoreError, SubjectRow, WriteOp,
 };
 use custos_crypto::{FieldAad, KeyScope, SubjectKey, WrappedKey};
 use serde_json::{Map, Value};
@@ -76,38 +75,24 @@ fn check_limit(limit: Option<u32>) -> Result<u32, CoreError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(l) if (1..=MAX_LIMIT).contains(&l) => Ok(l),
-        Some(_) => Err(CoreError::invalid(
-            "limit",
-            format!("between 1 and {MAX_LIMIT}"),
-        )),
+        Some(_) => Err(CoreError::invalid("limit", format!("between 1 and {MAX_LIMIT}"))),
     }
 }
 
 fn parse_cursor(cursor: Option<&str>) -> Result<Option<RecordId>, CoreError> {
     cursor
-        .map(|c| {
-            RecordId::parse(c)
-                .map_err(|_| CoreError::invalid("cursor", "not a cursor from this API"))
-        })
+        .map(|c| RecordId::parse(c).map_err(|_| CoreError::invalid("cursor", "not a cursor from this API")))
         .transpose()
 }
 
 impl Vault {
     /// Create a subject: a random pseudonym and a fresh subject key.
-    pub async fn create_subject(
-        &self,
-        p: &Principal,
-        code: &TenantCode,
-    ) -> Result<Pseudonym, CoreError> {
+    pub async fn create_subject(&self, p: &Principal, code: &TenantCode) -> Result<Pseudonym, CoreError> {
         let ctx = self.ctx(p, code, Action::CreateSubject).await?;
-        let tk = self
-            .tenant_keys(&ctx.keys, code, ctx.tenant.key_version)
-            .await?;
+        let tk = self.tenant_keys(&ctx.keys, code, ctx.tenant.key_version).await?;
         let pseudonym = Pseudonym::generate()?;
         let key = SubjectKey::generate()?;
-        let wrapped = tk
-            .key
-            .wrap_subject_key(&key, code.as_str(), pseudonym.as_str())?;
+        let wrapped = tk.key.wrap_subject_key(&key, code.as_str(), pseudonym.as_str())?;
         let row = SubjectRow {
             tenant: code.clone(),
             pseudonym: pseudonym.clone(),
@@ -128,11 +113,7 @@ impl Vault {
         subject: &Pseudonym,
     ) -> Result<Timestamp, CoreError> {
         self.ctx(p, code, Action::ReadRecords).await?;
-        let row = self
-            .store
-            .get_subject(code, subject)
-            .await?
-            .ok_or(CoreError::NotFound("subject"))?;
+        let row = self.store.get_subject(code, subject).await?.ok_or(CoreError::NotFound("subject"))?;
         Ok(row.created_at)
     }
 
@@ -145,17 +126,9 @@ impl Vault {
         if let Some(k) = keys.subject_key(code, subject) {
             return Ok(k);
         }
-        let row = self
-            .store
-            .get_subject(code, subject)
-            .await?
-            .ok_or(CoreError::NotFound("subject"))?;
+        let row = self.store.get_subject(code, subject).await?.ok_or(CoreError::NotFound("subject"))?;
         let tk = self.tenant_keys(keys, code, row.key_version).await?;
-        let key = tk.key.unwrap_subject_key(
-            &WrappedKey(row.wrapped_key),
-            code.as_str(),
-            subject.as_str(),
-        )?;
+        let key = tk.key.unwrap_subject_key(&WrappedKey(row.wrapped_key), code.as_str(), subject.as_str())?;
         Ok(keys.put_subject_key(code, subject, key))
     }
 
@@ -167,53 +140,30 @@ impl Vault {
         values: &[CheckedValue<'_>],
     ) -> Result<(Vec<FieldRow>, Vec<IndexRow>), CoreError> {
         let code = &ctx.tenant.code;
-        let tk = self
-            .tenant_keys(&ctx.keys, code, ctx.tenant.key_version)
-            .await?;
+        let tk = self.tenant_keys(&ctx.keys, code, ctx.tenant.key_version).await?;
         let sk = match &meta.subject {
-            Some(s) if values.iter().any(|v| v.spec.pii) => {
-                Some(self.subject_key(&ctx.keys, code, s).await?)
-            }
+            Some(s) if values.iter().any(|v| v.spec.pii) => Some(self.subject_key(&ctx.keys, code, s).await?),
             _ => None,
         };
         let mut fields = Vec::with_capacity(values.len());
         let mut index = Vec::new();
         for v in values {
             let Some(value) = &v.value else { continue };
-            let plain = zeroize::Zeroizing::new(
-                serde_json::to_vec(value).map_err(|_| CoreError::Integrity)?,
-            );
+            let plain = zeroize::Zeroizing::new(serde_json::to_vec(value).map_err(|_| CoreError::Integrity)?);
             let (key, ct) = match (&sk, v.spec.pii) {
-                (Some(sk), true) => (
-                    FieldKey::Subject,
-                    sk.data_key()
-                        .seal_field(&plain, &field_aad(meta, &v.name, FieldKey::Subject))?,
-                ),
+                (Some(sk), true) => {
+                    (FieldKey::Subject, sk.data_key().seal_field(&plain, &field_aad(meta, &v.name, FieldKey::Subject))?)
+                }
                 _ => {
                     let key = FieldKey::Tenant(tk.key.version());
-                    (
-                        key,
-                        tk.key
-                            .data_key()
-                            .seal_field(&plain, &field_aad(meta, &v.name, key))?,
-                    )
+                    (key, tk.key.data_key().seal_field(&plain, &field_aad(meta, &v.name, key))?)
                 }
             };
-            fields.push(FieldRow {
-                field: v.name.clone(),
-                key,
-                ct,
-            });
+            fields.push(FieldRow { field: v.name.clone(), key, ct });
             if v.spec.searchable {
                 let norm = zeroize::Zeroizing::new(normalise(v.spec.kind, value));
-                let mac = tk
-                    .blind
-                    .compute(meta.collection.as_str(), v.name.as_str(), &norm);
-                index.push(IndexRow {
-                    field: v.name.clone(),
-                    version: tk.key.version(),
-                    mac: mac.0,
-                });
+                let mac = tk.blind.compute(meta.collection.as_str(), v.name.as_str(), &norm);
+                index.push(IndexRow { field: v.name.clone(), version: tk.key.version(), mac: mac.0 });
             }
         }
         Ok((fields, index))
@@ -247,13 +197,7 @@ impl Vault {
         };
         let (fields, index) = self.seal_values(&ctx, &meta, &values).await?;
         let id = meta.id.clone();
-        self.store
-            .apply(vec![WriteOp::InsertRecord {
-                meta,
-                fields,
-                index,
-            }])
-            .await?;
+        self.store.apply(vec![WriteOp::InsertRecord { meta, fields, index }]).await?;
         Ok((id, 1))
     }
 
@@ -270,25 +214,13 @@ impl Vault {
         let ctx = self.ctx(p, code, Action::WriteRecords).await?;
         let schema = self.schema(code, collection).await?;
         let values = schema.validate_patch(input)?;
-        let current = self
-            .store
-            .get_record(code, collection, id)
-            .await?
-            .ok_or(CoreError::NotFound("record"))?;
+        let current = self.store.get_record(code, collection, id).await?.ok_or(CoreError::NotFound("record"))?;
         if expected_version.is_some_and(|v| v != current.meta.version) {
             return Err(CoreError::Conflict("record version does not match".into()));
         }
         let (set, index) = self.seal_values(&ctx, &current.meta, &values).await?;
-        let remove = values
-            .iter()
-            .filter(|v| v.value.is_none())
-            .map(|v| v.name.clone())
-            .collect();
-        let reindex = values
-            .iter()
-            .filter(|v| v.spec.searchable)
-            .map(|v| v.name.clone())
-            .collect();
+        let remove = values.iter().filter(|v| v.value.is_none()).map(|v| v.name.clone()).collect();
+        let reindex = values.iter().filter(|v| v.spec.searchable).map(|v| v.name.clone()).collect();
         let op = WriteOp::UpdateRecord {
             tenant: code.clone(),
             collection: collection.clone(),
@@ -302,9 +234,7 @@ impl Vault {
         };
         match self.store.apply(vec![op]).await {
             Ok(()) => Ok(current.meta.version + 1),
-            Err(StoreError::Stale) => Err(CoreError::Conflict(
-                "record changed concurrently; retry".into(),
-            )),
+            Err(StoreError::Stale) => Err(CoreError::Conflict("record changed concurrently; retry".into())),
             Err(StoreError::NotFound(_)) => Err(CoreError::NotFound("record")),
             Err(e) => Err(e.into()),
         }
@@ -322,11 +252,7 @@ impl Vault {
         self.schema(code, collection).await?;
         match self
             .store
-            .apply(vec![WriteOp::DeleteRecord {
-                tenant: code.clone(),
-                collection: collection.clone(),
-                id: id.clone(),
-            }])
+            .apply(vec![WriteOp::DeleteRecord { tenant: code.clone(), collection: collection.clone(), id: id.clone() }])
             .await
         {
             Ok(()) => Ok(()),
@@ -364,11 +290,7 @@ impl Vault {
         purpose: Option<&Purpose>,
     ) -> Result<RecordView, CoreError> {
         let (ctx, _) = self.read_ctx(p, code, collection, purpose).await?;
-        let row = self
-            .store
-            .get_record(code, collection, id)
-            .await?
-            .ok_or(CoreError::NotFound("record"))?;
+        let row = self.store.get_record(code, collection, id).await?.ok_or(CoreError::NotFound("record"))?;
         self.open_record(&ctx.keys, row).await
     }
 
@@ -385,10 +307,7 @@ impl Vault {
         let (ctx, _) = self.read_ctx(p, code, collection, purpose).await?;
         let filter = match subject {
             Some(s) => {
-                self.store
-                    .get_subject(code, &s)
-                    .await?
-                    .ok_or(CoreError::NotFound("subject"))?;
+                self.store.get_subject(code, &s).await?.ok_or(CoreError::NotFound("subject"))?;
                 RecordFilter::Subject(collection.clone(), s)
             }
             None => RecordFilter::Collection(collection.clone()),
@@ -413,12 +332,7 @@ impl Vault {
         let mut macs = Vec::new();
         for v in 1..=ctx.tenant.key_version {
             let tk = self.tenant_keys(&ctx.keys, code, v).await?;
-            macs.push((
-                v,
-                tk.blind
-                    .compute(collection.as_str(), field.as_str(), &norm)
-                    .0,
-            ));
+            macs.push((v, tk.blind.compute(collection.as_str(), field.as_str(), &norm).0));
         }
         let filter = RecordFilter::Index(collection.clone(), field.clone(), macs);
         self.page(&ctx, code, &filter, page).await
@@ -433,30 +347,19 @@ impl Vault {
     ) -> Result<ListPage, CoreError> {
         let limit = check_limit(page.limit)?;
         let after = parse_cursor(page.cursor)?;
-        let rows = self
-            .store
-            .list_records(code, filter, after.as_ref(), limit + 1)
-            .await?;
+        let rows = self.store.list_records(code, filter, after.as_ref(), limit + 1).await?;
         let more = rows.len() > limit as usize;
         let mut records = Vec::with_capacity(rows.len().min(limit as usize));
         for row in rows.into_iter().take(limit as usize) {
             records.push(self.open_record(&ctx.keys, row).await?);
         }
-        let next = if more {
-            records.last().map(|r| r.id.as_str().to_owned())
-        } else {
-            None
-        };
+        let next = if more { records.last().map(|r| r.id.as_str().to_owned()) } else { None };
         Ok(ListPage { records, next })
     }
 
     /// Open every field of a stored record. Any field that fails to authenticate fails
     /// the whole read: a moved or altered ciphertext is never returned.
-    pub(crate) async fn open_record(
-        &self,
-        keys: &Keyring,
-        row: RecordRow,
-    ) -> Result<RecordView, CoreError> {
+    pub(crate) async fn open_record(&self, keys: &Keyring, row: RecordRow) -> Result<RecordView, CoreError> {
         let meta = row.meta;
         let mut fields = Map::new();
         let mut key_version = 0;
@@ -490,18 +393,12 @@ impl Vault {
     ) -> Result<zeroize::Zeroizing<Vec<u8>>, CoreError> {
         let aad = field_aad(meta, &f.field, f.key);
         let plain = match f.key {
-            FieldKey::Tenant(v) => self
-                .tenant_keys(keys, &meta.tenant, v)
-                .await?
-                .key
-                .data_key()
-                .open_field(&f.ct, &aad),
+            FieldKey::Tenant(v) => {
+                self.tenant_keys(keys, &meta.tenant, v).await?.key.data_key().open_field(&f.ct, &aad)
+            }
             FieldKey::Subject => {
                 let s = meta.subject.as_ref().ok_or(CoreError::Integrity)?;
-                self.subject_key(keys, &meta.tenant, s)
-                    .await?
-                    .data_key()
-                    .open_field(&f.ct, &aad)
+                self.subject_key(keys, &meta.tenant, s).await?.data_key().open_field(&f.ct, &aad)
             }
         };
         plain.map_err(|_| {

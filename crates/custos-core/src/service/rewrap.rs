@@ -30,17 +30,13 @@ impl Vault {
             let mut ops = Vec::new();
             for s in self.store.subjects_below(code, current, BATCH).await? {
                 let old = self.tenant_keys(&keys, code, s.key_version).await?;
-                let Ok(sk) = old.key.unwrap_subject_key(
-                    &WrappedKey(s.wrapped_key),
-                    code.as_str(),
-                    s.pseudonym.as_str(),
-                ) else {
+                let Ok(sk) =
+                    old.key.unwrap_subject_key(&WrappedKey(s.wrapped_key), code.as_str(), s.pseudonym.as_str())
+                else {
                     tracing::error!(target: "custos::integrity", tenant = %code, "subject key failed to unwrap during rewrap");
                     continue;
                 };
-                let wrapped = tk
-                    .key
-                    .wrap_subject_key(&sk, code.as_str(), s.pseudonym.as_str())?;
+                let wrapped = tk.key.wrap_subject_key(&sk, code.as_str(), s.pseudonym.as_str())?;
                 ops.push(WriteOp::RewrapSubject {
                     tenant: code.clone(),
                     pseudonym: s.pseudonym,
@@ -56,10 +52,8 @@ impl Vault {
                     schema_row.and_then(|r| serde_json::from_str(&r.schema_json).ok());
                 for f in &row.fields {
                     let stale_field = matches!(f.key, FieldKey::Tenant(v) if v < current);
-                    let stale_index: Vec<&IndexRow> = index
-                        .iter()
-                        .filter(|i| i.field == f.field && i.version < current)
-                        .collect();
+                    let stale_index: Vec<&IndexRow> =
+                        index.iter().filter(|i| i.field == f.field && i.version < current).collect();
                     if !stale_field && stale_index.is_empty() {
                         continue;
                     }
@@ -78,35 +72,23 @@ impl Vault {
                         let ct = tk.key.data_key().seal_field(&plain, &aad)?;
                         ops.push(WriteOp::RewrapField {
                             record: meta.id.clone(),
-                            new: FieldRow {
-                                field: f.field.clone(),
-                                key,
-                                ct,
-                            },
+                            new: FieldRow { field: f.field.clone(), key, ct },
                             old: f.ct.clone(),
                         });
                     }
-                    if let (Some(old), Some(spec)) = (
-                        stale_index.first(),
-                        schema.as_ref().and_then(|s| s.fields.get(&f.field)),
-                    ) {
+                    if let (Some(old), Some(spec)) =
+                        (stale_index.first(), schema.as_ref().and_then(|s| s.fields.get(&f.field)))
+                    {
                         let Ok(value) = serde_json::from_slice::<serde_json::Value>(&plain) else {
                             continue;
                         };
-                        let norm =
-                            zeroize::Zeroizing::new(crate::schema::normalise(spec.kind, &value));
-                        let mac =
-                            tk.blind
-                                .compute(meta.collection.as_str(), f.field.as_str(), &norm);
+                        let norm = zeroize::Zeroizing::new(crate::schema::normalise(spec.kind, &value));
+                        let mac = tk.blind.compute(meta.collection.as_str(), f.field.as_str(), &norm);
                         ops.push(WriteOp::RewrapIndex {
                             record: meta.id.clone(),
                             field: f.field.clone(),
                             from_version: old.version,
-                            new: IndexRow {
-                                field: f.field.clone(),
-                                version: current,
-                                mac: mac.0,
-                            },
+                            new: IndexRow { field: f.field.clone(), version: current, mac: mac.0 },
                         });
                     }
                 }

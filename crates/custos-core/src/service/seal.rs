@@ -69,15 +69,10 @@ impl Vault {
     /// Initialise an empty store: root key, shares, check value, first operator token.
     pub async fn initialize(&self, params: InitParams) -> Result<InitOutput, CoreError> {
         if params.threshold == 0 || params.threshold > params.shares {
-            return Err(CoreError::invalid(
-                "threshold",
-                "must be between 1 and the number of shares",
-            ));
+            return Err(CoreError::invalid("threshold", "must be between 1 and the number of shares"));
         }
         if self.store.get_meta(META_INIT_ID).await?.is_some() {
-            return Err(CoreError::State(
-                "this data directory is already initialised",
-            ));
+            return Err(CoreError::State("this data directory is already initialised"));
         }
         let root = RootKey::generate()?;
         let init = InitId::generate()?;
@@ -92,11 +87,7 @@ impl Vault {
                 WriteOp::PutMeta(META_SHARES.into(), vec![params.shares]),
                 WriteOp::PutMeta(META_CHECK.into(), check.to_vec()),
                 WriteOp::PutMeta(META_MODE.into(), params.mode.as_str().as_bytes().to_vec()),
-                WriteOp::InsertOperator(OperatorRow {
-                    id: "op_initial".into(),
-                    hash,
-                    created_at: now,
-                }),
+                WriteOp::InsertOperator(OperatorRow { id: "op_initial".into(), hash, created_at: now }),
             ])
             .await?;
         Ok(InitOutput {
@@ -116,11 +107,7 @@ impl Vault {
     }
 
     async fn threshold(&self) -> Result<u8, CoreError> {
-        let t = self
-            .store
-            .get_meta(META_THRESHOLD)
-            .await?
-            .ok_or(CoreError::State("not initialised"))?;
+        let t = self.store.get_meta(META_THRESHOLD).await?.ok_or(CoreError::State("not initialised"))?;
         t.first().copied().ok_or(CoreError::Integrity)
     }
 
@@ -128,16 +115,8 @@ impl Vault {
     pub async fn seal_status(&self) -> Result<SealStatus, CoreError> {
         let threshold = self.threshold().await?;
         let sealed = self.keys().is_err();
-        let progress = if sealed {
-            u8::try_from(lock(&self.pending_shares).len()).unwrap_or(u8::MAX)
-        } else {
-            0
-        };
-        Ok(SealStatus {
-            sealed,
-            progress,
-            threshold,
-        })
+        let progress = if sealed { u8::try_from(lock(&self.pending_shares).len()).unwrap_or(u8::MAX) } else { 0 };
+        Ok(SealStatus { sealed, progress, threshold })
     }
 
     /// Whether unsealed (cheap; no store access).
@@ -150,33 +129,15 @@ impl Vault {
     pub async fn unseal(&self, share_text: &str) -> Result<SealStatus, CoreError> {
         let threshold = self.threshold().await?;
         if !self.is_sealed() {
-            return Ok(SealStatus {
-                sealed: false,
-                progress: 0,
-                threshold,
-            });
+            return Ok(SealStatus { sealed: false, progress: 0, threshold });
         }
-        let init_raw = self
-            .store
-            .get_meta(META_INIT_ID)
-            .await?
-            .ok_or(CoreError::State("not initialised"))?;
-        let init =
-            InitId::parse(std::str::from_utf8(&init_raw).map_err(|_| CoreError::Integrity)?)?;
-        let check_raw = self
-            .store
-            .get_meta(META_CHECK)
-            .await?
-            .ok_or(CoreError::Integrity)?;
-        let check: [u8; 32] = check_raw
-            .as_slice()
-            .try_into()
-            .map_err(|_| CoreError::Integrity)?;
+        let init_raw = self.store.get_meta(META_INIT_ID).await?.ok_or(CoreError::State("not initialised"))?;
+        let init = InitId::parse(std::str::from_utf8(&init_raw).map_err(|_| CoreError::Integrity)?)?;
+        let check_raw = self.store.get_meta(META_CHECK).await?.ok_or(CoreError::Integrity)?;
+        let check: [u8; 32] = check_raw.as_slice().try_into().map_err(|_| CoreError::Integrity)?;
         let share = Share::parse(share_text).map_err(|e| CoreError::Unseal(e.to_string()))?;
         if share.init() != &init {
-            return Err(CoreError::Unseal(
-                "share belongs to another initialisation".into(),
-            ));
+            return Err(CoreError::Unseal("share belongs to another initialisation".into()));
         }
         let mut pending = lock(&self.pending_shares);
         if !pending.iter().any(|s| s.index() == share.index()) {
@@ -184,26 +145,17 @@ impl Vault {
         }
         let progress = u8::try_from(pending.len()).unwrap_or(u8::MAX);
         if progress < threshold {
-            return Ok(SealStatus {
-                sealed: true,
-                progress,
-                threshold,
-            });
+            return Ok(SealStatus { sealed: true, progress, threshold });
         }
         let result = combine_shares(&pending, &init, threshold, &check);
         pending.clear();
         drop(pending);
         match result {
             Ok(root) => {
-                *write(&self.keyring) =
-                    Some(std::sync::Arc::new(Keyring::new(root, self.zone.clone())));
+                *write(&self.keyring) = Some(std::sync::Arc::new(Keyring::new(root, self.zone.clone())));
                 self.rewrap_wanted.notify_one();
                 tracing::warn!(target: "custos::audit", "vault unsealed: root key in memory");
-                Ok(SealStatus {
-                    sealed: false,
-                    progress: 0,
-                    threshold,
-                })
+                Ok(SealStatus { sealed: false, progress: 0, threshold })
             }
             Err(e) => Err(CoreError::Unseal(e.to_string())),
         }

@@ -21,12 +21,7 @@ pub struct TenantView {
 
 impl Vault {
     /// Create a tenant with key version 1 (operator only).
-    pub async fn create_tenant(
-        &self,
-        p: &Principal,
-        code: TenantCode,
-        name: &str,
-    ) -> Result<TenantView, CoreError> {
+    pub async fn create_tenant(&self, p: &Principal, code: TenantCode, name: &str) -> Result<TenantView, CoreError> {
         let keys = self.keys()?;
         p.require_operator()?;
         let name = name.trim();
@@ -34,9 +29,7 @@ impl Vault {
             return Err(CoreError::invalid("name", "1-200 printable characters"));
         }
         let key = TenantKey::generate(1)?;
-        let wrapped = keys
-            .root()
-            .wrap_tenant_key(&key, self.zone.as_str(), code.as_str())?;
+        let wrapped = keys.root().wrap_tenant_key(&key, self.zone.as_str(), code.as_str())?;
         let now = self.clock.now();
         let row = TenantRow {
             code: code.clone(),
@@ -45,20 +38,8 @@ impl Vault {
             key_version: 1,
             created_at: now,
         };
-        let key_row = TenantKeyRow {
-            tenant: code.clone(),
-            version: 1,
-            wrapped: wrapped.0,
-            created_at: now,
-        };
-        match self
-            .store
-            .apply(vec![
-                WriteOp::InsertTenant(row),
-                WriteOp::InsertTenantKey(key_row),
-            ])
-            .await
-        {
+        let key_row = TenantKeyRow { tenant: code.clone(), version: 1, wrapped: wrapped.0, created_at: now };
+        match self.store.apply(vec![WriteOp::InsertTenant(row), WriteOp::InsertTenantKey(key_row)]).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 return Err(CoreError::Conflict("a tenant with this code exists".into()));
@@ -66,64 +47,32 @@ impl Vault {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(target: "custos::audit", tenant = %code, "tenant created; root key used to wrap tenant key v1");
-        Ok(TenantView {
-            code,
-            zone: self.zone.clone(),
-            key_version: 1,
-        })
+        Ok(TenantView { code, zone: self.zone.clone(), key_version: 1 })
     }
 
     /// A tenant (operator, or the tenant's own principals).
-    pub async fn get_tenant(
-        &self,
-        p: &Principal,
-        code: &TenantCode,
-    ) -> Result<TenantView, CoreError> {
+    pub async fn get_tenant(&self, p: &Principal, code: &TenantCode) -> Result<TenantView, CoreError> {
         if p.require_operator().is_err() {
             p.authorize(code, Action::ReadSchema)?;
         }
         let t = self.tenant_row(code).await?;
-        Ok(TenantView {
-            code: t.code,
-            zone: t.zone,
-            key_version: t.key_version,
-        })
+        Ok(TenantView { code: t.code, zone: t.zone, key_version: t.key_version })
     }
 
     /// Add a tenant key version; new writes use it at once.
-    pub async fn rotate_tenant_key(
-        &self,
-        p: &Principal,
-        code: &TenantCode,
-    ) -> Result<u32, CoreError> {
+    pub async fn rotate_tenant_key(&self, p: &Principal, code: &TenantCode) -> Result<u32, CoreError> {
         let ctx = self.ctx(p, code, Action::RotateKeys).await?;
         // Read the current version from the store, not the cache: rotation must not race.
-        let current = self
-            .store
-            .get_tenant(code)
-            .await?
-            .ok_or(CoreError::NotFound("tenant"))?
-            .key_version;
-        let next = current
-            .checked_add(1)
-            .ok_or(CoreError::Conflict("key version space exhausted".into()))?;
+        let current = self.store.get_tenant(code).await?.ok_or(CoreError::NotFound("tenant"))?.key_version;
+        let next = current.checked_add(1).ok_or(CoreError::Conflict("key version space exhausted".into()))?;
         let key = TenantKey::generate(next)?;
-        let wrapped = ctx
-            .keys
-            .root()
-            .wrap_tenant_key(&key, self.zone.as_str(), code.as_str())?;
-        let row = TenantKeyRow {
-            tenant: code.clone(),
-            version: next,
-            wrapped: wrapped.0,
-            created_at: self.clock.now(),
-        };
+        let wrapped = ctx.keys.root().wrap_tenant_key(&key, self.zone.as_str(), code.as_str())?;
+        let row =
+            TenantKeyRow { tenant: code.clone(), version: next, wrapped: wrapped.0, created_at: self.clock.now() };
         match self.store.apply(vec![WriteOp::InsertTenantKey(row)]).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                return Err(CoreError::Conflict(
-                    "a concurrent rotation won; retry".into(),
-                ));
+                return Err(CoreError::Conflict("a concurrent rotation won; retry".into()));
             }
             Err(e) => return Err(e.into()),
         }

@@ -26,14 +26,7 @@ pub(crate) async fn put_collection(
     let name = CollectionName::parse(&name)?;
     let created = s.vault.put_collection(&p, &code, &name, schema).await?;
     let stored = s.vault.get_collection(&p, &code, &name).await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(stored),
-    ))
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(stored)))
 }
 
 /// Read a collection's schema.

@@ -52,18 +52,11 @@ fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(tenants::get_tenant))
         .routes(routes!(tenants::rotate))
         .routes(routes!(tenants::create_api_key))
-        .routes(routes!(
-            collections::put_collection,
-            collections::get_collection
-        ))
+        .routes(routes!(collections::put_collection, collections::get_collection))
         .routes(routes!(subjects::create_subject))
         .routes(routes!(subjects::get_subject))
         .routes(routes!(records::create_record, records::list_records))
-        .routes(routes!(
-            records::get_record,
-            records::patch_record,
-            records::delete_record
-        ))
+        .routes(routes!(records::get_record, records::patch_record, records::delete_record))
         .routes(routes!(records::search_records))
         .with_state(state)
         .split_for_parts()
@@ -84,12 +77,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             "/v1/openapi.json",
             get(move || {
                 let doc = doc.clone();
-                async move {
-                    (
-                        [(header::CONTENT_TYPE, "application/json")],
-                        doc.as_ref().clone(),
-                    )
-                }
+                async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_ref().clone()) }
             }),
         )
         .fallback(|| async { Problem::not_found("no such endpoint") })
@@ -112,13 +100,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 async fn security_headers(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(
-        header::STRICT_TRANSPORT_SECURITY,
-        HeaderValue::from_static("max-age=31536000"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     resp
 }

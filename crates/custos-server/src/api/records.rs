@@ -71,10 +71,7 @@ pub(crate) struct RecordPage {
 
 impl From<ListPage> for RecordPage {
     fn from(p: ListPage) -> Self {
-        Self {
-            records: p.records.into_iter().map(Into::into).collect(),
-            next: p.next,
-        }
+        Self { records: p.records.into_iter().map(Into::into).collect(), next: p.next }
     }
 }
 
@@ -95,24 +92,12 @@ pub(crate) async fn create_record(
 ) -> Result<(StatusCode, HeaderMap, Json<RecordRef>), Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let subject = req.subject.as_deref().map(Pseudonym::parse).transpose()?;
-    let (id, version) = s
-        .vault
-        .create_record(&p, &code, &name, subject, req.fields)
-        .await?;
+    let (id, version) = s.vault.create_record(&p, &code, &name, subject, req.fields).await?;
     let mut h = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "/v1/tenants/{code}/collections/{name}/records/{id}"
-    )) {
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/tenants/{code}/collections/{name}/records/{id}")) {
         h.insert(header::LOCATION, v);
     }
-    Ok((
-        StatusCode::CREATED,
-        h,
-        Json(RecordRef {
-            id: id.to_string(),
-            version,
-        }),
-    ))
+    Ok((StatusCode::CREATED, h, Json(RecordRef { id: id.to_string(), version })))
 }
 
 /// Paging and filtering of a record list.
@@ -149,10 +134,7 @@ pub(crate) async fn list_records(
             &code,
             &name,
             subject,
-            PageRequest {
-                cursor: q.cursor.as_deref(),
-                limit: q.limit,
-            },
+            PageRequest { cursor: q.cursor.as_deref(), limit: q.limit },
             purpose.as_ref(),
         )
         .await?;
@@ -172,12 +154,7 @@ pub(crate) async fn get_record(
 ) -> Result<Json<RecordOut>, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let id = RecordId::parse(&id)?;
-    Ok(Json(
-        s.vault
-            .get_record(&p, &code, &name, &id, purpose.as_ref())
-            .await?
-            .into(),
-    ))
+    Ok(Json(s.vault.get_record(&p, &code, &name, &id, purpose.as_ref()).await?.into()))
 }
 
 /// A change to some fields.
@@ -206,14 +183,8 @@ pub(crate) async fn patch_record(
 ) -> Result<Json<RecordRef>, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let id = RecordId::parse(&id)?;
-    let version = s
-        .vault
-        .update_record(&p, &code, &name, &id, req.fields, req.version)
-        .await?;
-    Ok(Json(RecordRef {
-        id: id.to_string(),
-        version,
-    }))
+    let version = s.vault.update_record(&p, &code, &name, &id, req.fields, req.version).await?;
+    Ok(Json(RecordRef { id: id.to_string(), version }))
 }
 
 /// Delete a record.
@@ -271,10 +242,7 @@ pub(crate) async fn search_records(
             &code,
             &name,
             (&field, &req.equals),
-            PageRequest {
-                cursor: req.cursor.as_deref(),
-                limit: req.limit,
-            },
+            PageRequest { cursor: req.cursor.as_deref(), limit: req.limit },
             purpose.as_ref(),
         )
         .await?;

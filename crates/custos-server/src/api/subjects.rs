@@ -36,13 +36,7 @@ pub(crate) async fn create_subject(
 ) -> Result<(StatusCode, Json<SubjectOut>), Problem> {
     let code = TenantCode::parse(&code)?;
     let id = s.vault.create_subject(&p, &code).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SubjectOut {
-            id: id.to_string(),
-            created_at: None,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(SubjectOut { id: id.to_string(), created_at: None })))
 }
 
 /// Read a subject (its pseudonym and creation time).
@@ -57,8 +51,5 @@ pub(crate) async fn get_subject(
     let code = TenantCode::parse(&code)?;
     let id = Pseudonym::parse(&id)?;
     let created = s.vault.get_subject(&p, &code, &id).await?;
-    Ok(Json(SubjectOut {
-        id: id.to_string(),
-        created_at: Some(created.to_rfc3339()),
-    }))
+    Ok(Json(SubjectOut { id: id.to_string(), created_at: Some(created.to_rfc3339()) }))
 }

@@ -68,20 +68,13 @@ pub(crate) async fn unseal(
     ApiJson(req): ApiJson<UnsealRequest>,
 ) -> Result<Json<UnsealStatus>, Problem> {
     let st = s.vault.unseal(&req.share).await?;
-    Ok(Json(UnsealStatus {
-        sealed: st.sealed,
-        progress: st.progress,
-        threshold: st.threshold,
-    }))
+    Ok(Json(UnsealStatus { sealed: st.sealed, progress: st.progress, threshold: st.threshold }))
 }
 
 /// Drop every key from memory (operator token).
 #[utoipa::path(post, path = "/v1/sys/seal", tag = "sys", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub(crate) async fn seal(
-    State(s): State<AppState>,
-    AnyAuth(p): AnyAuth,
-) -> Result<StatusCode, Problem> {
+pub(crate) async fn seal(State(s): State<AppState>, AnyAuth(p): AnyAuth) -> Result<StatusCode, Problem> {
     s.vault.seal(&p)?;
     Ok(StatusCode::NO_CONTENT)
 }

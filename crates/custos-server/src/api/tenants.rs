@@ -33,11 +33,7 @@ pub(crate) struct TenantOut {
 
 impl From<TenantView> for TenantOut {
     fn from(t: TenantView) -> Self {
-        Self {
-            code: t.code.to_string(),
-            zone: t.zone.to_string(),
-            key_version: t.key_version,
-        }
+        Self { code: t.code.to_string(), zone: t.zone.to_string(), key_version: t.key_version }
     }
 }
 
@@ -84,9 +80,7 @@ pub(crate) async fn rotate(
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<Rotated>, Problem> {
     let code = TenantCode::parse(&code)?;
-    Ok(Json(Rotated {
-        key_version: s.vault.rotate_tenant_key(&p, &code).await?,
-    }))
+    Ok(Json(Rotated { key_version: s.vault.rotate_tenant_key(&p, &code).await? }))
 }
 
 /// A new API key.
@@ -136,15 +130,7 @@ pub(crate) async fn create_api_key(
     let code = TenantCode::parse(&code)?;
     let k = s
         .vault
-        .create_api_key(
-            &p,
-            &code,
-            NewApiKey {
-                name: req.name,
-                role: req.role,
-                expires_in_days: req.expires_in_days,
-            },
-        )
+        .create_api_key(&p, &code, NewApiKey { name: req.name, role: req.role, expires_in_days: req.expires_in_days })
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -25,13 +25,7 @@ fn insert_fields(conn: &Connection, record: &str, fields: &[FieldRow]) -> Result
                          ON CONFLICT (record_id, field) DO UPDATE SET key_version = excluded.key_version, ct = excluded.ct")
         .map_err(backend)?;
     for f in fields {
-        st.execute(params![
-            record,
-            f.field.as_str(),
-            key_col(f.key),
-            f.ct.as_bytes()
-        ])
-        .map_err(backend)?;
+        st.execute(params![record, f.field.as_str(), key_col(f.key), f.ct.as_bytes()]).map_err(backend)?;
     }
     Ok(())
 }
@@ -47,15 +41,7 @@ fn insert_index(
         .prepare_cached("INSERT INTO blind_index (tenant, collection, field, version, mac, record_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
         .map_err(backend)?;
     for i in index {
-        st.execute(params![
-            tenant,
-            collection,
-            i.field.as_str(),
-            i.version,
-            &i.mac[..],
-            record
-        ])
-        .map_err(backend)?;
+        st.execute(params![tenant, collection, i.field.as_str(), i.version, &i.mac[..], record]).map_err(backend)?;
     }
     Ok(())
 }
@@ -71,8 +57,11 @@ pub(crate) fn apply_ops(conn: &Connection, ops: &[WriteOp]) -> Result<(), StoreE
 fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
     match op {
         WriteOp::PutMeta(k, v) => {
-            conn.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", params![k, v])
-                .map_err(backend)?;
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![k, v],
+            )
+            .map_err(backend)?;
         }
         WriteOp::InsertOperator(o) => {
             conn.execute(
@@ -125,24 +114,14 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 .execute(params![s.tenant.as_str(), s.pseudonym.as_str(), s.key_version, s.wrapped_key.as_bytes(), s.created_at.0])
                 .map_err(unique("subject"))?;
         }
-        WriteOp::RewrapSubject {
-            tenant,
-            pseudonym,
-            from_version,
-            to_version,
-            wrapped_key,
-        } => {
+        WriteOp::RewrapSubject { tenant, pseudonym, from_version, to_version, wrapped_key } => {
             conn.execute(
                 "UPDATE subjects SET key_version = ?4, wrapped_key = ?5 WHERE tenant = ?1 AND pseudonym = ?2 AND key_version = ?3",
                 params![tenant.as_str(), pseudonym.as_str(), from_version, to_version, wrapped_key.as_bytes()],
             )
             .map_err(backend)?;
         }
-        WriteOp::InsertRecord {
-            meta,
-            fields,
-            index,
-        } => {
+        WriteOp::InsertRecord { meta, fields, index } => {
             conn.prepare_cached(
                 "INSERT INTO records (id, tenant, collection, subject, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
@@ -158,25 +137,9 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             ])
             .map_err(unique("record"))?;
             insert_fields(conn, meta.id.as_str(), fields)?;
-            insert_index(
-                conn,
-                meta.tenant.as_str(),
-                meta.collection.as_str(),
-                meta.id.as_str(),
-                index,
-            )?;
+            insert_index(conn, meta.tenant.as_str(), meta.collection.as_str(), meta.id.as_str(), index)?;
         }
-        WriteOp::UpdateRecord {
-            tenant,
-            collection,
-            id,
-            expected_version,
-            updated_at,
-            set,
-            remove,
-            reindex,
-            index,
-        } => {
+        WriteOp::UpdateRecord { tenant, collection, id, expected_version, updated_at, set, remove, reindex, index } => {
             let n = conn
                 .prepare_cached(
                     "UPDATE records SET version = version + 1, updated_at = ?5 WHERE id = ?1 AND tenant = ?2 AND collection = ?3 AND version = ?4",
@@ -192,11 +155,7 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                         |r| r.get(0),
                     )
                     .map_err(backend)?;
-                return Err(if exists {
-                    StoreError::Stale
-                } else {
-                    StoreError::NotFound("record")
-                });
+                return Err(if exists { StoreError::Stale } else { StoreError::NotFound("record") });
             }
             insert_fields(conn, id.as_str(), set)?;
             for f in remove {
@@ -213,19 +172,9 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 )
                 .map_err(backend)?;
             }
-            insert_index(
-                conn,
-                tenant.as_str(),
-                collection.as_str(),
-                id.as_str(),
-                index,
-            )?;
+            insert_index(conn, tenant.as_str(), collection.as_str(), id.as_str(), index)?;
         }
-        WriteOp::DeleteRecord {
-            tenant,
-            collection,
-            id,
-        } => {
+        WriteOp::DeleteRecord { tenant, collection, id } => {
             let exists: bool = conn
                 .query_row(
                     "SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2 AND collection = ?3)",
@@ -236,18 +185,9 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             if !exists {
                 return Err(StoreError::NotFound("record"));
             }
-            conn.execute(
-                "DELETE FROM blind_index WHERE record_id = ?1",
-                params![id.as_str()],
-            )
-            .map_err(backend)?;
-            conn.execute(
-                "DELETE FROM record_fields WHERE record_id = ?1",
-                params![id.as_str()],
-            )
-            .map_err(backend)?;
-            conn.execute("DELETE FROM records WHERE id = ?1", params![id.as_str()])
-                .map_err(backend)?;
+            conn.execute("DELETE FROM blind_index WHERE record_id = ?1", params![id.as_str()]).map_err(backend)?;
+            conn.execute("DELETE FROM record_fields WHERE record_id = ?1", params![id.as_str()]).map_err(backend)?;
+            conn.execute("DELETE FROM records WHERE id = ?1", params![id.as_str()]).map_err(backend)?;
         }
         WriteOp::RewrapField { record, new, old } => {
             conn.execute(
@@ -256,12 +196,7 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             )
             .map_err(backend)?;
         }
-        WriteOp::RewrapIndex {
-            record,
-            field,
-            from_version,
-            new,
-        } => {
+        WriteOp::RewrapIndex { record, field, from_version, new } => {
             let n = conn
                 .execute(
                     "UPDATE blind_index SET version = ?4, mac = ?5 WHERE record_id = ?1 AND field = ?2 AND version = ?3",

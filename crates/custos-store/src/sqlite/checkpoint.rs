@@ -18,11 +18,8 @@ impl Checkpointer {
         std::thread::Builder::new()
             .name("custos-sqlite-checkpoint".into())
             .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) =
-                    rx.recv_timeout(Duration::from_millis(500))
-                {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(Duration::from_millis(500)) {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                         tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
                     }
                 }

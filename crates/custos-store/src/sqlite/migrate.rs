@@ -49,11 +49,8 @@ const MIGRATIONS: &[&str] = &[
 
 /// Bring the database to the newest schema, one transaction per migration.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let current: usize = conn
-        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(backend)?
-        .try_into()
-        .unwrap_or(0);
+    let current: usize =
+        conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map_err(backend)?.try_into().unwrap_or(0);
     if current > MIGRATIONS.len() {
         return Err(StoreError::Backend(format!(
             "database schema version {current} is newer than this binary ({})",
@@ -63,8 +60,7 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
         let tx = conn.transaction().map_err(backend)?;
         tx.execute_batch(sql).map_err(backend)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
-            .map_err(backend)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).map_err(backend)?;
         tx.commit().map_err(backend)?;
     }
     Ok(())

@@ -10,8 +10,8 @@ mod writer;
 use async_trait::async_trait;
 use custos_core::ids::{CollectionName, Pseudonym, RecordId, TenantCode};
 use custos_core::store::{
-    ApiKeyRow, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError,
-    SubjectRow, TenantKeyRow, TenantRow, WriteOp,
+    ApiKeyRow, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError, SubjectRow,
+    TenantKeyRow, TenantRow, WriteOp,
 };
 use custos_crypto::TokenHash;
 use rusqlite::Connection;
@@ -29,10 +29,7 @@ pub struct SqliteOptions {
 
 impl Default for SqliteOptions {
     fn default() -> Self {
-        Self {
-            read_connections: 4,
-            max_batch: 512,
-        }
+        Self { read_connections: 4, max_batch: 512 }
     }
 }
 
@@ -47,9 +44,7 @@ pub struct SqliteStore {
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("SqliteStore").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
@@ -73,8 +68,7 @@ impl SqliteStore {
         let mut conn = open_conn(path)?;
         migrate::migrate(&mut conn)?;
         // The writer never checkpoints; a separate thread does, so commits stay short.
-        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-32768;")
-            .map_err(backend)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-32768;").map_err(backend)?;
         let writer = writer::Writer::start(conn, options.max_batch)?;
         let checkpointer = checkpoint::Checkpointer::start(open_conn(path)?)?;
         Ok(Self {
@@ -93,10 +87,7 @@ impl SqliteStore {
 
     /// Run a point read (one indexed row, microseconds from the page cache) on a pooled
     /// connection, inline: a thread hop would cost more than the query.
-    fn point<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    fn point<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         with_pooled(&self.readers, &self.path, self.max_readers, f)
     }
 
@@ -161,11 +152,7 @@ impl Store for SqliteStore {
         self.read(read::tenants).await
     }
 
-    async fn get_tenant_key(
-        &self,
-        code: &TenantCode,
-        version: u32,
-    ) -> Result<Option<TenantKeyRow>, StoreError> {
+    async fn get_tenant_key(&self, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError> {
         self.point(|c| read::tenant_key(c, code, version))
     }
 
@@ -177,11 +164,7 @@ impl Store for SqliteStore {
         self.point(|c| read::collection(c, tenant, name))
     }
 
-    async fn get_subject(
-        &self,
-        tenant: &TenantCode,
-        pseudonym: &Pseudonym,
-    ) -> Result<Option<SubjectRow>, StoreError> {
+    async fn get_subject(&self, tenant: &TenantCode, pseudonym: &Pseudonym) -> Result<Option<SubjectRow>, StoreError> {
         self.point(|c| read::subject(c, tenant, pseudonym))
     }
 
@@ -202,8 +185,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<RecordRow>, StoreError> {
         let (tenant, filter, after) = (tenant.clone(), filter.clone(), after.cloned());
-        self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit))
-            .await
+        self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit)).await
     }
 
     async fn subjects_below(
@@ -213,8 +195,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<SubjectRow>, StoreError> {
         let tenant = tenant.clone();
-        self.read(move |c| read::subjects_below(c, &tenant, version, limit))
-            .await
+        self.read(move |c| read::subjects_below(c, &tenant, version, limit)).await
     }
 
     async fn records_below(
@@ -224,7 +205,6 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<(RecordRow, Vec<IndexRow>)>, StoreError> {
         let tenant = tenant.clone();
-        self.read(move |c| read::records_below(c, &tenant, version, limit))
-            .await
+        self.read(move |c| read::records_below(c, &tenant, version, limit)).await
     }
 }

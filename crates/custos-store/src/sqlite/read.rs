@@ -3,13 +3,11 @@
 
 use super::backend;
 use custos_core::clock::Timestamp;
-use custos_core::ids::{
-    ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName,
-};
+use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
 use custos_core::policy::Role;
 use custos_core::store::{
-    ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta,
-    RecordRow, StoreError, SubjectRow, TenantKeyRow, TenantRow,
+    ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta, RecordRow,
+    StoreError, SubjectRow, TenantKeyRow, TenantRow,
 };
 use custos_crypto::{Sealed, TokenHash};
 use rusqlite::types::Value as SqlValue;
@@ -39,36 +37,17 @@ pub(crate) fn meta(c: &Connection, key: &str) -> Result<Option<Vec<u8>>, StoreEr
         .map_err(backend)
 }
 
-pub(crate) fn operator_by_hash(
-    c: &Connection,
-    hash: &TokenHash,
-) -> Result<Option<OperatorRow>, StoreError> {
+pub(crate) fn operator_by_hash(c: &Connection, hash: &TokenHash) -> Result<Option<OperatorRow>, StoreError> {
     let row = c
         .prepare_cached("SELECT id, hash, created_at FROM operators WHERE hash = ?1")
         .map_err(backend)?
-        .query_row([&hash.0[..]], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })
+        .query_row([&hash.0[..]], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))
         .optional()
         .map_err(backend)?;
-    row.map(|(id, h, at)| {
-        Ok(OperatorRow {
-            id,
-            hash: TokenHash(hash32(h)?),
-            created_at: Timestamp(at),
-        })
-    })
-    .transpose()
+    row.map(|(id, h, at)| Ok(OperatorRow { id, hash: TokenHash(hash32(h)?), created_at: Timestamp(at) })).transpose()
 }
 
-pub(crate) fn api_key_by_hash(
-    c: &Connection,
-    hash: &TokenHash,
-) -> Result<Option<ApiKeyRow>, StoreError> {
+pub(crate) fn api_key_by_hash(c: &Connection, hash: &TokenHash) -> Result<Option<ApiKeyRow>, StoreError> {
     type Raw = (String, String, String, String, Vec<u8>, i64, i64);
     let row: Option<Raw> = c
         .prepare_cached("SELECT id, tenant, name, role, hash, created_at, expires_at FROM api_keys WHERE hash = ?1")
@@ -94,9 +73,7 @@ fn tenant_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64, i64
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
-fn tenant_parse(
-    (code, name, zone, v, at): (String, String, String, i64, i64),
-) -> Result<TenantRow, StoreError> {
+fn tenant_parse((code, name, zone, v, at): (String, String, String, i64, i64)) -> Result<TenantRow, StoreError> {
     Ok(TenantRow {
         code: TenantCode::parse(&code).map_err(|_| corrupt("tenant code"))?,
         name,
@@ -107,50 +84,32 @@ fn tenant_parse(
 }
 
 pub(crate) fn tenant(c: &Connection, code: &TenantCode) -> Result<Option<TenantRow>, StoreError> {
-    c.prepare_cached(
-        "SELECT code, name, zone, key_version, created_at FROM tenants WHERE code = ?1",
-    )
-    .map_err(backend)?
-    .query_row([code.as_str()], tenant_row)
-    .optional()
-    .map_err(backend)?
-    .map(tenant_parse)
-    .transpose()
+    c.prepare_cached("SELECT code, name, zone, key_version, created_at FROM tenants WHERE code = ?1")
+        .map_err(backend)?
+        .query_row([code.as_str()], tenant_row)
+        .optional()
+        .map_err(backend)?
+        .map(tenant_parse)
+        .transpose()
 }
 
 pub(crate) fn tenants(c: &Connection) -> Result<Vec<TenantRow>, StoreError> {
     let mut st = c
-        .prepare_cached(
-            "SELECT code, name, zone, key_version, created_at FROM tenants ORDER BY code",
-        )
+        .prepare_cached("SELECT code, name, zone, key_version, created_at FROM tenants ORDER BY code")
         .map_err(backend)?;
     let rows = st.query_map([], tenant_row).map_err(backend)?;
-    rows.map(|r| r.map_err(backend).and_then(tenant_parse))
-        .collect()
+    rows.map(|r| r.map_err(backend).and_then(tenant_parse)).collect()
 }
 
-pub(crate) fn tenant_key(
-    c: &Connection,
-    code: &TenantCode,
-    version: u32,
-) -> Result<Option<TenantKeyRow>, StoreError> {
+pub(crate) fn tenant_key(c: &Connection, code: &TenantCode, version: u32) -> Result<Option<TenantKeyRow>, StoreError> {
     let row = c
-        .prepare_cached(
-            "SELECT wrapped, created_at FROM tenant_keys WHERE tenant = ?1 AND version = ?2",
-        )
+        .prepare_cached("SELECT wrapped, created_at FROM tenant_keys WHERE tenant = ?1 AND version = ?2")
         .map_err(backend)?
-        .query_row(params![code.as_str(), version], |r| {
-            Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))
-        })
+        .query_row(params![code.as_str(), version], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?)))
         .optional()
         .map_err(backend)?;
     row.map(|(w, at)| {
-        Ok(TenantKeyRow {
-            tenant: code.clone(),
-            version,
-            wrapped: sealed(w)?,
-            created_at: Timestamp(at),
-        })
+        Ok(TenantKeyRow { tenant: code.clone(), version, wrapped: sealed(w)?, created_at: Timestamp(at) })
     })
     .transpose()
 }
@@ -163,7 +122,9 @@ pub(crate) fn collection(
     let row = c
         .prepare_cached("SELECT schema_json, created_at, updated_at FROM collections WHERE tenant = ?1 AND name = ?2")
         .map_err(backend)?
-        .query_row(params![tenant.as_str(), name.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))
+        .query_row(params![tenant.as_str(), name.as_str()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })
         .optional()
         .map_err(backend)?;
     Ok(row.map(|(schema_json, c, u)| CollectionRow {
@@ -175,10 +136,7 @@ pub(crate) fn collection(
     }))
 }
 
-fn subject_parse(
-    tenant: &TenantCode,
-    (p, v, w, at): (String, i64, Vec<u8>, i64),
-) -> Result<SubjectRow, StoreError> {
+fn subject_parse(tenant: &TenantCode, (p, v, w, at): (String, i64, Vec<u8>, i64)) -> Result<SubjectRow, StoreError> {
     Ok(SubjectRow {
         tenant: tenant.clone(),
         pseudonym: Pseudonym::parse(&p).map_err(|_| corrupt("pseudonym"))?,
@@ -192,18 +150,16 @@ fn subject_row(r: &Row<'_>) -> rusqlite::Result<(String, i64, Vec<u8>, i64)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
 
-pub(crate) fn subject(
-    c: &Connection,
-    tenant: &TenantCode,
-    p: &Pseudonym,
-) -> Result<Option<SubjectRow>, StoreError> {
-    c.prepare_cached("SELECT pseudonym, key_version, wrapped_key, created_at FROM subjects WHERE tenant = ?1 AND pseudonym = ?2")
-        .map_err(backend)?
-        .query_row(params![tenant.as_str(), p.as_str()], subject_row)
-        .optional()
-        .map_err(backend)?
-        .map(|raw| subject_parse(tenant, raw))
-        .transpose()
+pub(crate) fn subject(c: &Connection, tenant: &TenantCode, p: &Pseudonym) -> Result<Option<SubjectRow>, StoreError> {
+    c.prepare_cached(
+        "SELECT pseudonym, key_version, wrapped_key, created_at FROM subjects WHERE tenant = ?1 AND pseudonym = ?2",
+    )
+    .map_err(backend)?
+    .query_row(params![tenant.as_str(), p.as_str()], subject_row)
+    .optional()
+    .map_err(backend)?
+    .map(|raw| subject_parse(tenant, raw))
+    .transpose()
 }
 
 pub(crate) fn subjects_below(
@@ -215,23 +171,15 @@ pub(crate) fn subjects_below(
     let mut st = c
         .prepare_cached("SELECT pseudonym, key_version, wrapped_key, created_at FROM subjects WHERE tenant = ?1 AND key_version < ?2 LIMIT ?3")
         .map_err(backend)?;
-    let rows = st
-        .query_map(params![tenant.as_str(), version, limit], subject_row)
-        .map_err(backend)?;
-    rows.map(|r| {
-        r.map_err(backend)
-            .and_then(|raw| subject_parse(tenant, raw))
-    })
-    .collect()
+    let rows = st.query_map(params![tenant.as_str(), version, limit], subject_row).map_err(backend)?;
+    rows.map(|r| r.map_err(backend).and_then(|raw| subject_parse(tenant, raw))).collect()
 }
 
-const RECORD_COLS: &str = "r.id, r.tenant, r.collection, r.subject, r.version, r.created_at, r.updated_at, f.field, f.key_version, f.ct";
+const RECORD_COLS: &str =
+    "r.id, r.tenant, r.collection, r.subject, r.version, r.created_at, r.updated_at, f.field, f.key_version, f.ct";
 
 /// Group joined (record, field) rows into records, keeping the query's order.
-fn collect_records(
-    st: &mut rusqlite::CachedStatement<'_>,
-    params: &[SqlValue],
-) -> Result<Vec<RecordRow>, StoreError> {
+fn collect_records(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> Result<Vec<RecordRow>, StoreError> {
     let mut out: Vec<RecordRow> = Vec::new();
     let mut rows = st.query(params_from_iter(params.iter())).map_err(backend)?;
     while let Some(r) = rows.next().map_err(backend)? {
@@ -245,9 +193,7 @@ fn collect_records(
                         .map_err(|_| corrupt("tenant"))?,
                     collection: CollectionName::parse(&r.get::<_, String>(2).map_err(backend)?)
                         .map_err(|_| corrupt("collection"))?,
-                    subject: subject
-                        .map(|s| Pseudonym::parse(&s).map_err(|_| corrupt("pseudonym")))
-                        .transpose()?,
+                    subject: subject.map(|s| Pseudonym::parse(&s).map_err(|_| corrupt("pseudonym"))).transpose()?,
                     version: r.get(4).map_err(backend)?,
                     created_at: Timestamp(r.get(5).map_err(backend)?),
                     updated_at: Timestamp(r.get(6).map_err(backend)?),
@@ -260,11 +206,7 @@ fn collect_records(
             let kv: i64 = r.get(8).map_err(backend)?;
             last.fields.push(FieldRow {
                 field: FieldName::parse(&field).map_err(|_| corrupt("field name"))?,
-                key: if kv == 0 {
-                    FieldKey::Subject
-                } else {
-                    FieldKey::Tenant(u32_of(kv)?)
-                },
+                key: if kv == 0 { FieldKey::Subject } else { FieldKey::Tenant(u32_of(kv)?) },
                 ct: sealed(r.get(9).map_err(backend)?)?,
             });
         }
@@ -299,11 +241,7 @@ pub(crate) fn records(
     limit: u32,
 ) -> Result<Vec<RecordRow>, StoreError> {
     let after = after.map(|a| a.as_str().to_owned()).unwrap_or_default();
-    let mut p: Vec<SqlValue> = vec![
-        tenant.as_str().to_owned().into(),
-        after.into(),
-        i64::from(limit).into(),
-    ];
+    let mut p: Vec<SqlValue> = vec![tenant.as_str().to_owned().into(), after.into(), i64::from(limit).into()];
     let inner = match filter {
         RecordFilter::Collection(coll) => {
             p.push(coll.as_str().to_owned().into());
@@ -360,18 +298,13 @@ pub(crate) fn records_below(
         SqlValue::from(i64::from(limit)),
     ];
     let recs = collect_records(&mut st, &p)?;
-    let mut ist = c
-        .prepare_cached("SELECT field, version, mac FROM blind_index WHERE record_id = ?1")
-        .map_err(backend)?;
+    let mut ist =
+        c.prepare_cached("SELECT field, version, mac FROM blind_index WHERE record_id = ?1").map_err(backend)?;
     let mut out = Vec::with_capacity(recs.len());
     for rec in recs {
         let rows = ist
             .query_map([rec.meta.id.as_str()], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
             })
             .map_err(backend)?;
         let mut index = Vec::new();

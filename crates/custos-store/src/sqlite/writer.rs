@@ -31,12 +31,8 @@ impl Writer {
     /// Queue a write set and wait until its batch is durable.
     pub(crate) async fn submit(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(Job { ops, reply })
-            .await
-            .map_err(|_| StoreError::Backend("writer stopped".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Backend("writer dropped the request".into()))?
+        self.tx.send(Job { ops, reply }).await.map_err(|_| StoreError::Backend("writer stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("writer dropped the request".into()))?
     }
 }
 
@@ -59,25 +55,14 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
 }
 
 fn commit_batch(conn: &Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
-    let fail_all = |e: StoreError| {
-        jobs.iter()
-            .map(|_| Err(StoreError::Backend(e.to_string())))
-            .collect()
-    };
+    let fail_all = |e: StoreError| jobs.iter().map(|_| Err(StoreError::Backend(e.to_string()))).collect();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         return fail_all(backend(e));
     }
     let mut results = Vec::with_capacity(jobs.len());
     for job in jobs {
-        let r = conn
-            .execute_batch("SAVEPOINT ws")
-            .map_err(backend)
-            .and_then(|()| apply::apply_ops(conn, &job.ops));
-        let end = if r.is_ok() {
-            "RELEASE ws"
-        } else {
-            "ROLLBACK TO ws; RELEASE ws"
-        };
+        let r = conn.execute_batch("SAVEPOINT ws").map_err(backend).and_then(|()| apply::apply_ops(conn, &job.ops));
+        let end = if r.is_ok() { "RELEASE ws" } else { "ROLLBACK TO ws; RELEASE ws" };
         if let Err(e) = conn.execute_batch(end) {
             let _ = conn.execute_batch("ROLLBACK");
             return fail_all(backend(e));

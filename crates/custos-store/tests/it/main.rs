@@ -17,21 +17,10 @@ async fn sqlite_reopens_with_data_and_schema() {
     let path = dir.path().join("zone.db");
     {
         let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-        custos_core::store::Store::apply(
-            &store,
-            vec![custos_core::store::WriteOp::PutMeta(
-                "k".into(),
-                b"v".to_vec(),
-            )],
-        )
-        .await
-        .unwrap();
+        custos_core::store::Store::apply(&store, vec![custos_core::store::WriteOp::PutMeta("k".into(), b"v".to_vec())])
+            .await
+            .unwrap();
     }
     let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-    assert_eq!(
-        custos_core::store::Store::get_meta(&store, "k")
-            .await
-            .unwrap(),
-        Some(b"v".to_vec())
-    );
+    assert_eq!(custos_core::store::Store::get_meta(&store, "k").await.unwrap(), Some(b"v".to_vec()));
 }

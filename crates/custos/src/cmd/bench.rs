@@ -81,10 +81,7 @@ async fn spawn(args: &[&str]) -> Result<Child> {
     .context("server did not start within 60 s")??;
     // Keep draining stdout so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(Child {
-        _proc: proc,
-        first_line,
-    })
+    Ok(Child { _proc: proc, first_line })
 }
 
 struct Target {
@@ -115,67 +112,35 @@ async fn phases(t: Target, a: &BenchArgs) -> Result<(Stats, Stats)> {
             if let Ok(v) = serde_json::from_slice::<Value>(b)
                 && let Some(id) = v["id"].as_str()
             {
-                ids.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(id.to_owned());
+                ids.lock().unwrap_or_else(|p| p.into_inner()).push(id.to_owned());
             }
         })
     };
     // Warm-up: connections, caches.
-    load::run(
-        t.client.clone(),
-        a.concurrency,
-        Duration::from_secs(1),
-        make_create.clone(),
-        Some(collect.clone()),
-    )
-    .await;
-    let create = load::run(
-        t.client.clone(),
-        a.concurrency,
-        Duration::from_secs(a.seconds),
-        make_create,
-        Some(collect),
-    )
-    .await;
-    let ids = Arc::new(std::mem::take(
-        &mut *ids.lock().unwrap_or_else(|p| p.into_inner()),
-    ));
+    load::run(t.client.clone(), a.concurrency, Duration::from_secs(1), make_create.clone(), Some(collect.clone()))
+        .await;
+    let create =
+        load::run(t.client.clone(), a.concurrency, Duration::from_secs(a.seconds), make_create, Some(collect)).await;
+    let ids = Arc::new(std::mem::take(&mut *ids.lock().unwrap_or_else(|p| p.into_inner())));
     if ids.is_empty() {
         bail!("no record was created; the server refused every request");
     }
     let make_read: MakeRequest = {
         let (url, key, ids) = (t.read_url.clone(), key, ids.clone());
         Arc::new(move |c: &reqwest::Client, n| {
-            let r = c
-                .get(format!("{url}/{}", ids[(n * 7919) % ids.len()]))
-                .header("custos-purpose", "grading");
+            let r = c.get(format!("{url}/{}", ids[(n * 7919) % ids.len()])).header("custos-purpose", "grading");
             match &key {
                 Some(k) => r.bearer_auth(k),
                 None => r,
             }
         })
     };
-    let read = load::run(
-        t.client,
-        a.concurrency,
-        Duration::from_secs(a.seconds),
-        make_read,
-        None,
-    )
-    .await;
+    let read = load::run(t.client, a.concurrency, Duration::from_secs(a.seconds), make_read, None).await;
     Ok((create, read))
 }
 
 async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
-    let child = spawn(&[
-        "demo",
-        "--data-dir",
-        &dir.display().to_string(),
-        "--listen",
-        "127.0.0.1:0",
-    ])
-    .await?;
+    let child = spawn(&["demo", "--data-dir", &dir.display().to_string(), "--listen", "127.0.0.1:0"]).await?;
     let creds: Value = serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json"))?)?;
     let (url, ca, key) = (
         creds["url"].as_str().context("url")?.to_owned(),
@@ -184,12 +149,7 @@ async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
     );
     let http = client::https_client(Some(&ca), a.concurrency)?;
     let base = format!("{url}/v1/tenants/demo/collections/bench");
-    let r = http
-        .put(&base)
-        .bearer_auth(&key)
-        .json(&schema())
-        .send()
-        .await?;
+    let r = http.put(&base).bearer_auth(&key).json(&schema()).send().await?;
     if !r.status().is_success() {
         bail!("creating the bench collection: {}", r.text().await?);
     }
@@ -220,12 +180,8 @@ async fn floor_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
     let info: Value = serde_json::from_str(&child.first_line).context("floor start line")?;
     let url = info["url"].as_str().context("url")?.to_owned();
     let ca = PathBuf::from(info["ca_cert"].as_str().context("ca_cert")?);
-    let subjects = info["subjects"]
-        .as_array()
-        .context("subjects")?
-        .iter()
-        .filter_map(|s| s.as_str().map(str::to_owned))
-        .collect();
+    let subjects =
+        info["subjects"].as_array().context("subjects")?.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect();
     let http = client::https_client(Some(&ca), a.concurrency)?;
     Ok((
         child,
@@ -248,12 +204,7 @@ fn line(name: &str, s: &Stats) {
 
 /// `custos bench`
 pub async fn run(a: BenchArgs) -> Result<()> {
-    if a.concurrency == 0
-        || a.concurrency > 1024
-        || a.seconds == 0
-        || a.seconds > 600
-        || a.subjects == 0
-    {
+    if a.concurrency == 0 || a.concurrency > 1024 || a.seconds == 0 || a.seconds > 600 || a.subjects == 0 {
         bail!("--concurrency 1-1024, --seconds 1-600, --subjects at least 1");
     }
     let root = std::env::temp_dir().join(format!("custos-bench-{}", std::process::id()));
@@ -262,16 +213,15 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         "custos bench: {} connections, {} s per phase, {} cores",
         a.concurrency,
         a.seconds,
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0)
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     let (child, t) = secure_target(&root.join("secure"), &a).await?;
     let (create, read) = phases(t, &a).await?;
     drop(child);
     line("create (custos)", &create);
     line("read (custos)", &read);
-    let mut out = json!({"concurrency": a.concurrency, "seconds": a.seconds, "custos": {"create": create, "read": read}});
+    let mut out =
+        json!({"concurrency": a.concurrency, "seconds": a.seconds, "custos": {"create": create, "read": read}});
     if !a.no_floor {
         let (child, t) = floor_target(&root.join("floor"), &a).await?;
         let (fc, fr) = phases(t, &a).await?;
@@ -279,11 +229,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         line("create (plaintext floor)", &fc);
         line("read (plaintext floor)", &fr);
         let cost = |s: &Stats, f: &Stats| {
-            if f.throughput > 0.0 {
-                100.0 * (1.0 - s.throughput / f.throughput)
-            } else {
-                0.0
-            }
+            if f.throughput > 0.0 { 100.0 * (1.0 - s.throughput / f.throughput) } else { 0.0 }
         };
         println!(
             "security cost: create {:.1}% , read {:.1}% of floor throughput",
@@ -311,27 +257,15 @@ impl Drop for Cleanup {
 pub async fn serve_floor(dir: &Path) -> Result<()> {
     crate::datadir::create_private_dir(dir)?;
     let tls = custos_server::tls::generate_local(&dir.join("tls"))?;
-    let store = Arc::new(SqliteStore::open(
-        &dir.join("floor.db"),
-        SqliteOptions::default(),
-    )?);
+    let store = Arc::new(SqliteStore::open(&dir.join("floor.db"), SqliteOptions::default())?);
     let schema = serde_json::from_value(schema())?;
-    let (app, subjects) = custos_server::floor::setup(store, schema, 1000)
-        .await
-        .map_err(|p| anyhow::anyhow!(p.detail))?;
+    let (app, subjects) =
+        custos_server::floor::setup(store, schema, 1000).await.map_err(|p| anyhow::anyhow!(p.detail))?;
     let cfg = custos_server::tls::server_config(&tls.cert, &tls.key)?;
-    let running = custos_server::start(
-        app,
-        custos_server::ListenOptions {
-            addr: "127.0.0.1:0".parse()?,
-            tls: Some(cfg),
-        },
-    )?;
+    let running =
+        custos_server::start(app, custos_server::ListenOptions { addr: "127.0.0.1:0".parse()?, tls: Some(cfg) })?;
     let url = super::serve::url(running.addr, true);
-    println!(
-        "{}",
-        json!({"url": url, "ca_cert": tls.ca_cert, "subjects": subjects})
-    );
+    println!("{}", json!({"url": url, "ca_cert": tls.ca_cert, "subjects": subjects}));
     super::shutdown_signal().await;
     running.shutdown(Duration::from_secs(2)).await;
     Ok(())

@@ -55,19 +55,11 @@ fn responses_schema() -> Result<CollectionSchema> {
     }))?)
 }
 
-const GIVEN: [&str; 12] = [
-    "Ingrid", "Ola", "Aisha", "Lars", "Sofia", "Mateo", "Yuki", "Emil", "Nora", "Tariq", "Liv",
-    "Jonas",
-];
-const FAMILY: [&str; 12] = [
-    "Berg", "Haugen", "Rahman", "Lund", "Moreau", "Silva", "Tanaka", "Dahl", "Bakke", "Aziz",
-    "Strand", "Eide",
-];
-const SCHOOLS: [&str; 3] = [
-    "Fjellvik upper secondary",
-    "Nordlys school",
-    "Havbris college",
-];
+const GIVEN: [&str; 12] =
+    ["Ingrid", "Ola", "Aisha", "Lars", "Sofia", "Mateo", "Yuki", "Emil", "Nora", "Tariq", "Liv", "Jonas"];
+const FAMILY: [&str; 12] =
+    ["Berg", "Haugen", "Rahman", "Lund", "Moreau", "Silva", "Tanaka", "Dahl", "Bakke", "Aziz", "Strand", "Eide"];
+const SCHOOLS: [&str; 3] = ["Fjellvik upper secondary", "Nordlys school", "Havbris college"];
 
 /// Seed synthetic people (only when the candidates collection is empty).
 async fn seed_people(vault: &Vault, admin: &Principal, code: &TenantCode) -> Result<()> {
@@ -80,10 +72,7 @@ async fn seed_people(vault: &Vault, admin: &Principal, code: &TenantCode) -> Res
             code,
             &candidates,
             None,
-            custos_core::service::PageRequest {
-                cursor: None,
-                limit: Some(1),
-            },
+            custos_core::service::PageRequest { cursor: None, limit: Some(1) },
             Some(&purpose),
         )
         .await?;
@@ -92,11 +81,7 @@ async fn seed_people(vault: &Vault, admin: &Principal, code: &TenantCode) -> Res
     }
     for (i, (given, family)) in GIVEN.iter().zip(FAMILY.iter()).enumerate() {
         let subject = vault.create_subject(admin, code).await?;
-        let email = format!(
-            "{}.{}@example.org",
-            given.to_lowercase(),
-            family.to_lowercase()
-        );
+        let email = format!("{}.{}@example.org", given.to_lowercase(), family.to_lowercase());
         let fields = json!({
             "given_name": given, "family_name": family, "email": email,
             "student_number": format!("S{:06}", 100_000 + i * 7919 % 900_000),
@@ -104,9 +89,7 @@ async fn seed_people(vault: &Vault, admin: &Principal, code: &TenantCode) -> Res
             "school": SCHOOLS[i % SCHOOLS.len()],
         });
         let fields = fields.as_object().cloned().unwrap_or_default();
-        vault
-            .create_record(admin, code, &candidates, Some(subject.clone()), fields)
-            .await?;
+        vault.create_record(admin, code, &candidates, Some(subject.clone()), fields).await?;
         for q in 1..=2 {
             let answer = json!({
                 "exam": "maths-2026-spring", "question": q,
@@ -133,11 +116,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
     let default_listen: SocketAddr = "127.0.0.1:8443".parse()?;
     let mut operator_token = None;
     if !dir.join(config::FILE).exists() {
-        let params = InitParams {
-            shares: 1,
-            threshold: 1,
-            mode: Mode::Development,
-        };
+        let params = InitParams { shares: 1, threshold: 1, mode: Mode::Development };
         let out = super::init::initialize(dir, params, listen.unwrap_or(default_listen)).await?;
         let share = out.shares.first().context("init produced no share")?;
         datadir::write_secret(&datadir::dev_share(dir), share.expose().as_bytes())?;
@@ -146,34 +125,21 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
     let cfg = config::load(dir, &config::EnvOverrides::from_env(), listen, false)?;
     let vault = super::open_vault(&cfg)?;
     if vault.mode().await? != Some(Mode::Development) {
-        bail!(
-            "{} was initialised for production; the demo refuses to run on it",
-            dir.display()
-        );
+        bail!("{} was initialised for production; the demo refuses to run on it", dir.display());
     }
     super::serve::dev_unseal(&vault, dir).await?;
 
     let creds_path = datadir::demo_credentials(dir);
-    let previous: Option<Credentials> = std::fs::read(&creds_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok());
+    let previous: Option<Credentials> = std::fs::read(&creds_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
     let operator_token = match (operator_token, &previous) {
         (Some(t), _) => t,
         (None, Some(p)) => p.operator_token.clone(),
-        (None, None) => bail!(
-            "{} has no demo credentials; remove the directory and run the demo again",
-            dir.display()
-        ),
+        (None, None) => bail!("{} has no demo credentials; remove the directory and run the demo again", dir.display()),
     };
-    let operator = vault
-        .authenticate(&operator_token)
-        .await
-        .context("the demo operator token is no longer valid")?;
+    let operator = vault.authenticate(&operator_token).await.context("the demo operator token is no longer valid")?;
     let code = TenantCode::parse(TENANT)?;
     if vault.store().get_tenant(&code).await?.is_none() {
-        vault
-            .create_tenant(&operator, code.clone(), "Demo Academy")
-            .await?;
+        vault.create_tenant(&operator, code.clone(), "Demo Academy").await?;
     }
     let api_key = match &previous {
         Some(p) if vault.authenticate(&p.api_key).await.is_ok() => p.api_key.clone(),
@@ -182,33 +148,15 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
                 .create_api_key(
                     &operator,
                     &code,
-                    NewApiKey {
-                        name: "demo-admin".into(),
-                        role: Role::Admin,
-                        expires_in_days: Some(365),
-                    },
+                    NewApiKey { name: "demo-admin".into(), role: Role::Admin, expires_in_days: Some(365) },
                 )
                 .await?;
             k.key.expose().clone()
         }
     };
     let admin = vault.authenticate(&api_key).await?;
-    vault
-        .put_collection(
-            &admin,
-            &code,
-            &CollectionName::parse("candidates")?,
-            candidates_schema()?,
-        )
-        .await?;
-    vault
-        .put_collection(
-            &admin,
-            &code,
-            &CollectionName::parse("responses")?,
-            responses_schema()?,
-        )
-        .await?;
+    vault.put_collection(&admin, &code, &CollectionName::parse("candidates")?, candidates_schema()?).await?;
+    vault.put_collection(&admin, &code, &CollectionName::parse("responses")?, responses_schema()?).await?;
     seed_people(&vault, &admin, &code).await?;
 
     let running = super::serve::start(vault.clone(), &cfg)?;
@@ -222,10 +170,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
         tenant: TENANT.into(),
         api_key,
     };
-    datadir::write_secret(
-        &creds_path,
-        serde_json::to_string_pretty(&creds)?.as_bytes(),
-    )?;
+    datadir::write_secret(&creds_path, serde_json::to_string_pretty(&creds)?.as_bytes())?;
     let fp = custos_server::tls::fingerprint(&cfg.tls_cert)?;
     println!("custos: listening on {url}");
     println!();
@@ -236,15 +181,9 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
     println!("  tenant           {TENANT}");
     println!("  admin API key    {}", creds.api_key);
     println!("  operator token   {}", creds.operator_token);
-    println!(
-        "  credentials      {}",
-        std::fs::canonicalize(&creds_path)?.display()
-    );
+    println!("  credentials      {}", std::fs::canonicalize(&creds_path)?.display());
     println!();
-    println!(
-        "Try: curl --cacert {} -H \"Authorization: Bearer $KEY\" {url}/v1/sys/health",
-        creds.ca_cert
-    );
+    println!("Try: curl --cacert {} -H \"Authorization: Bearer $KEY\" {url}/v1/sys/health", creds.ca_cert);
     super::shutdown_signal().await;
     running.shutdown(std::time::Duration::from_secs(10)).await;
     vault.seal_now();

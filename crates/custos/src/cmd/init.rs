@@ -12,21 +12,13 @@ pub async fn initialize(dir: &Path, params: InitParams, listen: SocketAddr) -> R
     if dir.join(config::FILE).exists() {
         bail!("{} is already initialised", dir.display());
     }
-    if dir.exists()
-        && std::fs::read_dir(dir)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        bail!(
-            "{} exists and is not empty; choose a new directory",
-            dir.display()
-        );
+    if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        bail!("{} exists and is not empty; choose a new directory", dir.display());
     }
     let existed = dir.exists();
     datadir::create_private_dir(dir)?;
     let result = async {
-        custos_server::tls::generate_local(&datadir::tls_dir(dir))
-            .context("generating TLS material")?;
+        custos_server::tls::generate_local(&datadir::tls_dir(dir)).context("generating TLS material")?;
         config::RawConfig::initial(listen).write(dir)?;
         let cfg = config::load(dir, &config::EnvOverrides::default(), Some(listen), false)?;
         let vault = super::open_vault(&cfg)?;
@@ -37,11 +29,7 @@ pub async fn initialize(dir: &Path, params: InitParams, listen: SocketAddr) -> R
         if existed {
             for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
                 let p = entry.path();
-                let _ = if p.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
+                let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
             }
         } else {
             let _ = std::fs::remove_dir_all(dir);
@@ -51,26 +39,11 @@ pub async fn initialize(dir: &Path, params: InitParams, listen: SocketAddr) -> R
 }
 
 /// `custos init`
-pub async fn run(
-    dir: &Path,
-    shares: u8,
-    threshold: u8,
-    listen: SocketAddr,
-    json: bool,
-) -> Result<()> {
+pub async fn run(dir: &Path, shares: u8, threshold: u8, listen: SocketAddr, json: bool) -> Result<()> {
     if threshold > shares {
         bail!("--threshold ({threshold}) cannot exceed --shares ({shares})");
     }
-    let out = initialize(
-        dir,
-        InitParams {
-            shares,
-            threshold,
-            mode: Mode::Production,
-        },
-        listen,
-    )
-    .await?;
+    let out = initialize(dir, InitParams { shares, threshold, mode: Mode::Production }, listen).await?;
     if json {
         let doc = serde_json::json!({
             "shares": out.shares.iter().map(|s| s.expose().as_str()).collect::<Vec<_>>(),
@@ -93,11 +66,7 @@ pub async fn run(
         println!("Initial operator token (store it in a password manager):");
         println!("  {}", out.operator_token.expose());
         println!();
-        println!(
-            "Next: custos serve --data-dir {}   then   custos unseal --data-dir {}",
-            dir.display(),
-            dir.display()
-        );
+        println!("Next: custos serve --data-dir {}   then   custos unseal --data-dir {}", dir.display(), dir.display());
     }
     Ok(())
 }

@@ -24,8 +24,7 @@ pub struct Stats {
 pub type OnBody = Arc<dyn Fn(&[u8]) + Send + Sync>;
 
 /// What a worker sends: given a sequence number, a request builder.
-pub type MakeRequest =
-    Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
+pub type MakeRequest = Arc<dyn Fn(&reqwest::Client, usize) -> reqwest::RequestBuilder + Send + Sync>;
 
 /// Run `concurrency` workers for `duration`; `on_body` sees every successful body.
 pub async fn run(
@@ -41,13 +40,8 @@ pub async fn run(
     let deadline = start + duration;
     let mut tasks = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
-        let (client, make, seq, errors, on_body) = (
-            client.clone(),
-            make.clone(),
-            seq.clone(),
-            errors.clone(),
-            on_body.clone(),
-        );
+        let (client, make, seq, errors, on_body) =
+            (client.clone(), make.clone(), seq.clone(), errors.clone(), on_body.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(16_384);
             while Instant::now() < deadline {

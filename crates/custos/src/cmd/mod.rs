@@ -18,19 +18,10 @@ use std::sync::Arc;
 
 /// Open the zone store and a sealed vault over it.
 pub fn open_vault(cfg: &config::Config) -> Result<Arc<Vault>> {
-    let store = SqliteStore::open(
-        &cfg.db_path,
-        SqliteOptions {
-            read_connections: cfg.read_connections,
-            ..Default::default()
-        },
-    )
-    .with_context(|| format!("opening {}", cfg.db_path.display()))?;
-    Ok(Arc::new(Vault::new(
-        Arc::new(store),
-        Arc::new(SystemClock),
-        cfg.zone.clone(),
-    )))
+    let store =
+        SqliteStore::open(&cfg.db_path, SqliteOptions { read_connections: cfg.read_connections, ..Default::default() })
+            .with_context(|| format!("opening {}", cfg.db_path.display()))?;
+    Ok(Arc::new(Vault::new(Arc::new(store), Arc::new(SystemClock), cfg.zone.clone())))
 }
 
 /// `custos config check`
@@ -38,15 +29,7 @@ pub fn config_check(dir: &Path) -> Result<()> {
     let cfg = config::load(dir, &config::EnvOverrides::from_env(), None, false)?;
     println!("configuration ok: {}", dir.join(config::FILE).display());
     println!("  zone            {}", cfg.zone);
-    println!(
-        "  listen          {}{}",
-        cfg.listen,
-        if cfg.insecure_http {
-            " (plain HTTP)"
-        } else {
-            " (HTTPS)"
-        }
-    );
+    println!("  listen          {}{}", cfg.listen, if cfg.insecure_http { " (plain HTTP)" } else { " (HTTPS)" });
     println!("  tls_cert        {}", cfg.tls_cert.display());
     println!("  tls_key         {}", cfg.tls_key.display());
     println!("  max_body_bytes  {}", cfg.max_body_bytes);
@@ -63,15 +46,9 @@ pub fn print_openapi() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("custos-openapi-{}", std::process::id()));
     // The document needs no store contents; a throwaway sealed vault provides the state.
     let store = SqliteStore::open(&dir.with_extension("db"), SqliteOptions::default())?;
-    let vault = Arc::new(Vault::new(
-        Arc::new(store),
-        Arc::new(SystemClock),
-        custos_core::ids::ZoneName::parse("default")?,
-    ));
-    println!(
-        "{}",
-        custos_server::openapi_json(custos_server::AppState { vault, tls: true })
-    );
+    let vault =
+        Arc::new(Vault::new(Arc::new(store), Arc::new(SystemClock), custos_core::ids::ZoneName::parse("default")?));
+    println!("{}", custos_server::openapi_json(custos_server::AppState { vault, tls: true }));
     for ext in ["db", "db-wal", "db-shm"] {
         let _ = std::fs::remove_file(dir.with_extension(ext));
     }

@@ -19,8 +19,7 @@ pub const DEV_WARNING: &str = "\n\
 
 /// Unseal a development vault from its share file.
 pub async fn dev_unseal(vault: &Vault, dir: &Path) -> Result<()> {
-    let share = std::fs::read_to_string(datadir::dev_share(dir))
-        .context("reading the development unseal share")?;
+    let share = std::fs::read_to_string(datadir::dev_share(dir)).context("reading the development unseal share")?;
     let st = vault.unseal(share.trim()).await?;
     if st.sealed {
         bail!("the development share did not unseal the vault");
@@ -35,77 +34,37 @@ pub fn start(vault: Arc<Vault>, cfg: &config::Config) -> Result<Running> {
         tracing::warn!("serving plain HTTP on {} (loopback only)", cfg.listen);
         None
     } else {
-        Some(custos_server::tls::server_config(
-            &cfg.tls_cert,
-            &cfg.tls_key,
-        )?)
+        Some(custos_server::tls::server_config(&cfg.tls_cert, &cfg.tls_key)?)
     };
-    let app = custos_server::router(
-        AppState {
-            vault,
-            tls: tls.is_some(),
-        },
-        cfg.max_body_bytes,
-    );
-    Ok(custos_server::start(
-        app,
-        ListenOptions {
-            addr: cfg.listen,
-            tls,
-        },
-    )?)
+    let app = custos_server::router(AppState { vault, tls: tls.is_some() }, cfg.max_body_bytes);
+    Ok(custos_server::start(app, ListenOptions { addr: cfg.listen, tls })?)
 }
 
 /// The URL clients use for a bound address.
 pub fn url(addr: SocketAddr, tls: bool) -> String {
-    let host = if addr.ip().is_loopback() && addr.is_ipv4() {
-        "localhost".to_string()
-    } else {
-        addr.ip().to_string()
-    };
-    let host = if addr.is_ipv6() && !addr.ip().is_loopback() {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    format!(
-        "{}://{host}:{}",
-        if tls { "https" } else { "http" },
-        addr.port()
-    )
+    let host = if addr.ip().is_loopback() && addr.is_ipv4() { "localhost".to_string() } else { addr.ip().to_string() };
+    let host = if addr.is_ipv6() && !addr.ip().is_loopback() { format!("[{host}]") } else { host };
+    format!("{}://{host}:{}", if tls { "https" } else { "http" }, addr.port())
 }
 
 /// `custos serve`
 pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) -> Result<()> {
-    let cfg = config::load(
-        dir,
-        &config::EnvOverrides::from_env(),
-        listen,
-        insecure_http,
-    )?;
+    let cfg = config::load(dir, &config::EnvOverrides::from_env(), listen, insecure_http)?;
     let vault = super::open_vault(&cfg)?;
     match vault.mode().await? {
         None => bail!("{} is not initialised; run `custos init`", dir.display()),
         Some(Mode::Development) => dev_unseal(&vault, dir).await?,
         Some(Mode::Production) => {
             if datadir::dev_share(dir).exists() {
-                bail!(
-                    "a development unseal share is present in a production data directory; remove it"
-                );
+                bail!("a development unseal share is present in a production data directory; remove it");
             }
         }
     }
     let running = start(vault.clone(), &cfg)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
-    println!(
-        "custos: listening on {}",
-        url(running.addr, !cfg.insecure_http)
-    );
+    println!("custos: listening on {}", url(running.addr, !cfg.insecure_http));
     if vault.is_sealed() {
-        println!(
-            "custos: sealed; unseal with `custos unseal --data-dir {}`",
-            dir.display()
-        );
+        println!("custos: sealed; unseal with `custos unseal --data-dir {}`", dir.display());
     }
     super::shutdown_signal().await;
     running.shutdown(std::time::Duration::from_secs(10)).await;

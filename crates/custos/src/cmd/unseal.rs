@@ -10,14 +10,7 @@ use std::path::Path;
 pub async fn run(dir: &Path, url: Option<String>) -> Result<()> {
     let cfg = config::load(dir, &config::EnvOverrides::from_env(), None, false)?;
     let base = url.unwrap_or_else(|| super::serve::url(cfg.listen, !cfg.insecure_http));
-    let http = client::https_client(
-        if cfg.insecure_http {
-            None
-        } else {
-            cfg.tls_ca.as_deref()
-        },
-        1,
-    )?;
+    let http = client::https_client(if cfg.insecure_http { None } else { cfg.tls_ca.as_deref() }, 1)?;
     eprintln!("Enter unseal shares, one per line (end with Ctrl-D):");
     for line in std::io::stdin().lock().lines() {
         let line = line.context("reading standard input")?;
@@ -34,10 +27,7 @@ pub async fn run(dir: &Path, url: Option<String>) -> Result<()> {
         let status = resp.status();
         let body: serde_json::Value = resp.json().await.context("reading the server's answer")?;
         if !status.is_success() {
-            bail!(
-                "share refused: {}",
-                body["detail"].as_str().unwrap_or("unknown error")
-            );
+            bail!("share refused: {}", body["detail"].as_str().unwrap_or("unknown error"));
         }
         if body["sealed"] == serde_json::Value::Bool(false) {
             println!("unsealed");

@@ -9,13 +9,7 @@ use serde_json::{Value, json};
 
 async fn count(s: &Server, admin: &str) -> usize {
     let r = s
-        .call(
-            Method::GET,
-            "/v1/tenants/bad/collections/people/records?limit=500",
-            Some(admin),
-            Some("grading"),
-            None,
-        )
+        .call(Method::GET, "/v1/tenants/bad/collections/people/records?limit=500", Some(admin), Some("grading"), None)
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.body["records"].as_array().unwrap().len()
@@ -29,14 +23,7 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
     let admin = tenant_with_admin(&s, op, "bad").await;
     put_people(&s, &admin, "bad").await;
     let sub = subject(&s, &admin, "bad").await;
-    let id = record(
-        &s,
-        &admin,
-        "bad",
-        Some(&sub),
-        json!({"email": "keep@example.no", "score": 1}),
-    )
-    .await;
+    let id = record(&s, &admin, "bad", Some(&sub), json!({"email": "keep@example.no", "score": 1})).await;
     let before = count(&s, &admin).await;
     let recs = "/v1/tenants/bad/collections/people/records";
     let rec = format!("{recs}/{id}");
@@ -56,13 +43,7 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             400,
             "invalid-input",
         ),
-        (
-            Method::POST,
-            recs.into(),
-            Some(json!({"fields": {"email": "not an email"}})),
-            400,
-            "invalid-input",
-        ),
+        (Method::POST, recs.into(), Some(json!({"fields": {"email": "not an email"}})), 400, "invalid-input"),
         (
             Method::POST,
             recs.into(),
@@ -70,20 +51,8 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             400,
             "invalid-input",
         ),
-        (
-            Method::POST,
-            recs.into(),
-            Some(json!({"fields": {"name": "No Email"}})),
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::POST,
-            recs.into(),
-            Some(json!({"fields": {"email": null}})),
-            400,
-            "invalid-input",
-        ),
+        (Method::POST, recs.into(), Some(json!({"fields": {"name": "No Email"}})), 400, "invalid-input"),
+        (Method::POST, recs.into(), Some(json!({"fields": {"email": null}})), 400, "invalid-input"),
         (
             Method::POST,
             recs.into(),
@@ -91,20 +60,8 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             400,
             "invalid-body",
         ),
-        (
-            Method::POST,
-            recs.into(),
-            Some(json!({"fields": ["email"]})),
-            400,
-            "invalid-body",
-        ),
-        (
-            Method::POST,
-            recs.into(),
-            Some(json!([1, 2])),
-            400,
-            "invalid-body",
-        ),
+        (Method::POST, recs.into(), Some(json!({"fields": ["email"]})), 400, "invalid-body"),
+        (Method::POST, recs.into(), Some(json!([1, 2])), 400, "invalid-body"),
         (
             Method::POST,
             recs.into(),
@@ -115,124 +72,26 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
         (
             Method::POST,
             recs.into(),
-            Some(
-                json!({"subject": "sub_00000000000000000000000000000000", "fields": {"email": "a@example.no"}}),
-            ),
+            Some(json!({"subject": "sub_00000000000000000000000000000000", "fields": {"email": "a@example.no"}})),
             404,
             "not-found",
         ),
-        (
-            Method::PATCH,
-            rec.clone(),
-            Some(json!({"fields": {}})),
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::PATCH,
-            rec.clone(),
-            Some(json!({"fields": {"email": null}})),
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::PATCH,
-            rec.clone(),
-            Some(json!({"fields": {"score": true}})),
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::GET,
-            format!("{recs}/rec_123"),
-            None,
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::GET,
-            format!("{recs}/..%2F..%2Fetc"),
-            None,
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::DELETE,
-            format!("{recs}/rec_00000000000000000000000000000000"),
-            None,
-            404,
-            "not-found",
-        ),
-        (
-            Method::GET,
-            "/v1/tenants/BAD!/collections/people/records".into(),
-            None,
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::GET,
-            "/v1/tenants/bad/collections/Not%20A%20Name/records".into(),
-            None,
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::GET,
-            "/v1/tenants/bad/collections/nothere/records".into(),
-            None,
-            404,
-            "not-found",
-        ),
-        (
-            Method::GET,
-            format!("{recs}?limit=0"),
-            None,
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::GET,
-            format!("{recs}?limit=abc"),
-            None,
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::GET,
-            format!("{recs}?cursor=garbage"),
-            None,
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::GET,
-            format!("{recs}?unknown=1"),
-            None,
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::POST,
-            format!("{recs}/search"),
-            Some(json!({"field": "email"})),
-            400,
-            "invalid-body",
-        ),
-        (
-            Method::POST,
-            format!("{recs}/search"),
-            Some(json!({"field": "email", "equals": 5})),
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::POST,
-            format!("{recs}/search"),
-            Some(json!({"field": "nope", "equals": "x"})),
-            400,
-            "invalid-input",
-        ),
+        (Method::PATCH, rec.clone(), Some(json!({"fields": {}})), 400, "invalid-input"),
+        (Method::PATCH, rec.clone(), Some(json!({"fields": {"email": null}})), 400, "invalid-input"),
+        (Method::PATCH, rec.clone(), Some(json!({"fields": {"score": true}})), 400, "invalid-input"),
+        (Method::GET, format!("{recs}/rec_123"), None, 400, "invalid-input"),
+        (Method::GET, format!("{recs}/..%2F..%2Fetc"), None, 400, "invalid-input"),
+        (Method::DELETE, format!("{recs}/rec_00000000000000000000000000000000"), None, 404, "not-found"),
+        (Method::GET, "/v1/tenants/BAD!/collections/people/records".into(), None, 400, "invalid-input"),
+        (Method::GET, "/v1/tenants/bad/collections/Not%20A%20Name/records".into(), None, 400, "invalid-input"),
+        (Method::GET, "/v1/tenants/bad/collections/nothere/records".into(), None, 404, "not-found"),
+        (Method::GET, format!("{recs}?limit=0"), None, 400, "invalid-input"),
+        (Method::GET, format!("{recs}?limit=abc"), None, 400, "invalid-input"),
+        (Method::GET, format!("{recs}?cursor=garbage"), None, 400, "invalid-input"),
+        (Method::GET, format!("{recs}?unknown=1"), None, 400, "invalid-input"),
+        (Method::POST, format!("{recs}/search"), Some(json!({"field": "email"})), 400, "invalid-body"),
+        (Method::POST, format!("{recs}/search"), Some(json!({"field": "email", "equals": 5})), 400, "invalid-input"),
+        (Method::POST, format!("{recs}/search"), Some(json!({"field": "nope", "equals": "x"})), 400, "invalid-input"),
         (
             Method::PUT,
             "/v1/tenants/bad/collections/other".into(),
@@ -247,13 +106,7 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             400,
             "invalid-input",
         ),
-        (
-            Method::PUT,
-            "/v1/tenants/bad/collections/other".into(),
-            Some(json!({"fields": {}})),
-            400,
-            "invalid-input",
-        ),
+        (Method::PUT, "/v1/tenants/bad/collections/other".into(), Some(json!({"fields": {}})), 400, "invalid-input"),
         (
             Method::PUT,
             "/v1/tenants/bad/collections/people".into(),
@@ -261,20 +114,8 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             409,
             "conflict",
         ),
-        (
-            Method::POST,
-            "/v1/tenants".into(),
-            Some(json!({"code": "Bad Code", "name": "x"})),
-            400,
-            "invalid-input",
-        ),
-        (
-            Method::POST,
-            "/v1/tenants".into(),
-            Some(json!({"code": "bad", "name": "dup"})),
-            403,
-            "forbidden",
-        ),
+        (Method::POST, "/v1/tenants".into(), Some(json!({"code": "Bad Code", "name": "x"})), 400, "invalid-input"),
+        (Method::POST, "/v1/tenants".into(), Some(json!({"code": "bad", "name": "dup"})), 403, "forbidden"),
         (
             Method::POST,
             "/v1/tenants/bad/api-keys".into(),
@@ -296,127 +137,41 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             400,
             "invalid-input",
         ),
-        (
-            Method::POST,
-            "/v1/sys/unseal".into(),
-            Some(json!({"share": 42})),
-            400,
-            "invalid-body",
-        ),
-        (
-            Method::GET,
-            "/v1/no/such/route".into(),
-            None,
-            404,
-            "not-found",
-        ),
-        (
-            Method::PUT,
-            "/v1/sys/health".into(),
-            None,
-            405,
-            "method-not-allowed",
-        ),
+        (Method::POST, "/v1/sys/unseal".into(), Some(json!({"share": 42})), 400, "invalid-body"),
+        (Method::GET, "/v1/no/such/route".into(), None, 404, "not-found"),
+        (Method::PUT, "/v1/sys/health".into(), None, 405, "method-not-allowed"),
     ];
     for (m, path, body, status, slug) in cases {
-        let r = s
-            .call(m.clone(), &path, Some(&admin), Some("grading"), body)
-            .await;
+        let r = s.call(m.clone(), &path, Some(&admin), Some("grading"), body).await;
         assert_problem(&r, status, slug);
         assert!(!r.text.contains("keep@example.no"));
     }
     // operator duplicates and bad codes
-    let r = s
-        .call(
-            Method::POST,
-            "/v1/tenants",
-            Some(op),
-            None,
-            Some(json!({"code": "bad", "name": "dup"})),
-        )
-        .await;
+    let r = s.call(Method::POST, "/v1/tenants", Some(op), None, Some(json!({"code": "bad", "name": "dup"}))).await;
     assert_problem(&r, 409, "conflict");
-    let r = s
-        .call(
-            Method::POST,
-            "/v1/tenants",
-            Some(op),
-            None,
-            Some(json!({"code": "x", "name": "too short"})),
-        )
-        .await;
+    let r = s.call(Method::POST, "/v1/tenants", Some(op), None, Some(json!({"code": "x", "name": "too short"}))).await;
     assert_problem(&r, 400, "invalid-input");
     // a bad purpose header
-    let r = s
-        .call(
-            Method::GET,
-            &rec,
-            Some(&admin),
-            Some("Not A Purpose!"),
-            None,
-        )
-        .await;
+    let r = s.call(Method::GET, &rec, Some(&admin), Some("Not A Purpose!"), None).await;
     assert_problem(&r, 400, "invalid-input");
     // raw bodies: malformed JSON, wrong media type, over the 1 MiB limit
-    let r = s
-        .raw(
-            Method::POST,
-            recs,
-            &admin,
-            "application/json",
-            b"{\"fields\": {".to_vec(),
-        )
-        .await;
+    let r = s.raw(Method::POST, recs, &admin, "application/json", b"{\"fields\": {".to_vec()).await;
     assert_problem(&r, 400, "malformed-json");
-    let r = s
-        .raw(Method::POST, recs, &admin, "text/plain", b"{}".to_vec())
-        .await;
+    let r = s.raw(Method::POST, recs, &admin, "text/plain", b"{}".to_vec()).await;
     assert_problem(&r, 415, "unsupported-media-type");
-    let big = format!(
-        "{{\"fields\": {{\"email\": \"a@example.no\", \"note\": \"{}\"}}}}",
-        "x".repeat(1_100_000)
-    );
-    let r = s
-        .raw(
-            Method::POST,
-            recs,
-            &admin,
-            "application/json",
-            big.into_bytes(),
-        )
-        .await;
+    let big = format!("{{\"fields\": {{\"email\": \"a@example.no\", \"note\": \"{}\"}}}}", "x".repeat(1_100_000));
+    let r = s.raw(Method::POST, recs, &admin, "application/json", big.into_bytes()).await;
     assert_problem(&r, 413, "body-too-large");
-    let r = s
-        .raw(
-            Method::PUT,
-            "/v1/tenants/bad/collections/people",
-            &admin,
-            "application/json",
-            vec![b' '; 2 << 20],
-        )
-        .await;
+    let r =
+        s.raw(Method::PUT, "/v1/tenants/bad/collections/people", &admin, "application/json", vec![b' '; 2 << 20]).await;
     assert_problem(&r, 413, "body-too-large");
     // the server closes a connection whose oversized body it did not read: reconnect
     s.http = client(&dir.path().join("tls/ca.pem"));
 
-    assert_eq!(
-        count(&s, &admin).await,
-        before,
-        "no record written by bad input"
-    );
-    let r = s
-        .call(Method::GET, &rec, Some(&admin), Some("grading"), None)
-        .await;
+    assert_eq!(count(&s, &admin).await, before, "no record written by bad input");
+    let r = s.call(Method::GET, &rec, Some(&admin), Some("grading"), None).await;
     assert_eq!(r.body["version"], json!(1), "the record was not changed");
-    let r = s
-        .call(
-            Method::GET,
-            "/v1/tenants/bad/collections/other",
-            Some(&admin),
-            None,
-            None,
-        )
-        .await;
+    let r = s.call(Method::GET, "/v1/tenants/bad/collections/other", Some(&admin), None, None).await;
     assert_problem(&r, 404, "not-found");
 }
 
@@ -425,9 +180,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| json!(f)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
         "[ -~]{0,40}".prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
@@ -450,38 +203,21 @@ fn random_bodies_never_cause_a_server_error() {
         (s, creds, admin)
     });
     let _ = creds;
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: 96,
-        ..ProptestConfig::default()
-    });
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 96, ..ProptestConfig::default() });
     runner
         .run(&(arb_json(), arb_json()), |(fields, search)| {
             rt.block_on(async {
                 for (m, path, body) in [
-                    (
-                        Method::POST,
-                        "/v1/tenants/bad/collections/people/records",
-                        json!({"fields": fields}),
-                    ),
+                    (Method::POST, "/v1/tenants/bad/collections/people/records", json!({"fields": fields})),
                     (
                         Method::POST,
                         "/v1/tenants/bad/collections/people/records/search",
                         json!({"field": "email", "equals": search}),
                     ),
-                    (
-                        Method::PUT,
-                        "/v1/tenants/bad/collections/fuzz",
-                        json!({"fields": fields}),
-                    ),
-                    (
-                        Method::POST,
-                        "/v1/tenants/bad/collections/people/records",
-                        fields.clone(),
-                    ),
+                    (Method::PUT, "/v1/tenants/bad/collections/fuzz", json!({"fields": fields})),
+                    (Method::POST, "/v1/tenants/bad/collections/people/records", fields.clone()),
                 ] {
-                    let r = s
-                        .call(m, path, Some(&admin), Some("grading"), Some(body))
-                        .await;
+                    let r = s.call(m, path, Some(&admin), Some("grading"), Some(body)).await;
                     assert!(r.status.as_u16() < 500, "{path}: {} {}", r.status, r.text);
                     if !r.status.is_success() {
                         assert_eq!(r.content_type, "application/problem+json");

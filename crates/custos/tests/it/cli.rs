@@ -7,11 +7,7 @@ use serde_json::json;
 use std::process::Command;
 
 fn run(args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .env("CUSTOS_LOG", "error")
-        .output()
-        .unwrap()
+    Command::new(BIN).args(args).env("CUSTOS_LOG", "error").output().unwrap()
 }
 
 #[test]
@@ -23,15 +19,7 @@ fn init_refuses_an_initialised_or_bad_request() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already initialised"));
     let e = dir.path().join("e");
-    let out = run(&[
-        "init",
-        "--data-dir",
-        e.to_str().unwrap(),
-        "--shares",
-        "2",
-        "--threshold",
-        "3",
-    ]);
+    let out = run(&["init", "--data-dir", e.to_str().unwrap(), "--shares", "2", "--threshold", "3"]);
     assert!(!out.status.success());
     assert!(!e.exists(), "nothing left behind");
     let out = run(&["init", "--data-dir", e.to_str().unwrap(), "--shares", "0"]);
@@ -43,11 +31,7 @@ fn init_refuses_an_initialised_or_bad_request() {
         for s in shares["shares"].as_array().unwrap() {
             let text = s.as_str().unwrap();
             let body = text.rsplit('.').next().unwrap();
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(body),
-                "{} holds a share",
-                entry.display()
-            );
+            assert!(!String::from_utf8_lossy(&bytes).contains(body), "{} holds a share", entry.display());
         }
         assert!(
             !String::from_utf8_lossy(&bytes).contains(shares["operator_token"].as_str().unwrap()),
@@ -61,11 +45,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
     }
     out
 }
@@ -76,11 +56,7 @@ fn config_check_reports_and_refuses() {
     let d = dir.path().join("d");
     init(&d, 1, 1);
     let out = run(&["config", "check", "--data-dir", d.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("configuration ok"));
     let cfg = std::fs::read_to_string(d.join("custos.toml")).unwrap();
     std::fs::write(d.join("custos.toml"), format!("{cfg}\nsurprise = true\n")).unwrap();
@@ -93,14 +69,7 @@ fn plain_http_only_on_loopback() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("d");
     init(&d, 1, 1);
-    let out = run(&[
-        "serve",
-        "--data-dir",
-        d.to_str().unwrap(),
-        "--insecure-http",
-        "--listen",
-        "0.0.0.0:0",
-    ]);
+    let out = run(&["serve", "--data-dir", d.to_str().unwrap(), "--insecure-http", "--listen", "0.0.0.0:0"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
 }
@@ -134,11 +103,7 @@ async fn demo_reuses_its_directory_and_refuses_production() {
             None,
         )
         .await;
-    assert_eq!(
-        r.body["records"].as_array().unwrap().len(),
-        people,
-        "not seeded twice"
-    );
+    assert_eq!(r.body["records"].as_array().unwrap().len(), people, "not seeded twice");
     for k in ["url", "ca_cert", "operator_token", "tenant", "api_key"] {
         assert!(second[k].is_string(), "{k}");
     }
@@ -147,39 +112,19 @@ async fn demo_reuses_its_directory_and_refuses_production() {
 
     let p = dir.path().join("prod");
     init(&p, 3, 2);
-    let out = run(&[
-        "demo",
-        "--data-dir",
-        p.to_str().unwrap(),
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let out = run(&["demo", "--data-dir", p.to_str().unwrap(), "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("production"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("production"), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test]
 async fn tls_below_1_2_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = demo(dir.path());
-    let hostport = s
-        .url
-        .trim_start_matches("https://")
-        .replace("localhost", "127.0.0.1");
+    let hostport = s.url.trim_start_matches("https://").replace("localhost", "127.0.0.1");
     let probe = |flag: &str| {
         Command::new("openssl")
-            .args([
-                "s_client",
-                "-connect",
-                &hostport,
-                flag,
-                "-CAfile",
-                dir.path().join("tls/ca.pem").to_str().unwrap(),
-            ])
+            .args(["s_client", "-connect", &hostport, flag, "-CAfile", dir.path().join("tls/ca.pem").to_str().unwrap()])
             .stdin(std::process::Stdio::null())
             .output()
     };
@@ -192,20 +137,16 @@ async fn tls_below_1_2_is_refused() {
             || String::from_utf8_lossy(&ok.stdout).contains("TLSv1.2")
     );
     let old = probe("-tls1_1").unwrap();
-    assert!(
-        !String::from_utf8_lossy(&old.stdout).contains("Cipher is ECDHE"),
-        "TLS 1.1 negotiated"
-    );
-    assert!(
-        !old.status.success() || String::from_utf8_lossy(&old.stdout).contains("Cipher is (NONE)")
-    );
+    assert!(!String::from_utf8_lossy(&old.stdout).contains("Cipher is ECDHE"), "TLS 1.1 negotiated");
+    assert!(!old.status.success() || String::from_utf8_lossy(&old.stdout).contains("Cipher is (NONE)"));
 }
 
 /// The README's quick start, run verbatim against a fresh demo.
 #[tokio::test]
 async fn readme_quick_start_works_as_written() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let block = readme.split("<!-- quickstart:begin -->").nth(1).unwrap().split("<!-- quickstart:end -->").next().unwrap();
+    let block =
+        readme.split("<!-- quickstart:begin -->").nth(1).unwrap().split("<!-- quickstart:end -->").next().unwrap();
     let script = block.trim().trim_start_matches("```sh").trim_end_matches("```");
     let dir = tempfile::tempdir().unwrap();
     let (_s, _) = demo(&dir.path().join("demo-data"));

@@ -28,8 +28,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let stop_at = Instant::now() + Duration::from_millis(1500);
     let mut tasks = Vec::new();
     for w in 0..32 {
-        let (s, admin, acked, subjects) =
-            (s.clone(), admin.clone(), acked.clone(), subjects.clone());
+        let (s, admin, acked, subjects) = (s.clone(), admin.clone(), acked.clone(), subjects.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0;
             loop {
@@ -63,11 +62,7 @@ async fn acknowledged_writes_survive_sigkill() {
         t.await.unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(
-        acked.len() > 50,
-        "the burst wrote something before the kill: {}",
-        acked.len()
-    );
+    assert!(acked.len() > 50, "the burst wrote something before the kill: {}", acked.len());
     drop(s);
 
     let (s, _) = demo(dir.path());
@@ -88,10 +83,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut cursor: Option<String> = None;
     let mut present = 0;
     loop {
-        let q = cursor
-            .as_ref()
-            .map(|c| format!("&cursor={c}"))
-            .unwrap_or_default();
+        let q = cursor.as_ref().map(|c| format!("&cursor={c}")).unwrap_or_default();
         let r = s
             .call(
                 Method::GET,
@@ -115,11 +107,7 @@ async fn acknowledged_writes_survive_sigkill() {
             None => break,
         }
     }
-    assert!(
-        present >= acked.len(),
-        "{present} present, {} acknowledged",
-        acked.len()
-    );
+    assert!(present >= acked.len(), "{present} present, {} acknowledged", acked.len());
 }
 
 /// SIGKILL through the `kill` command (unsafe code is forbidden, so no direct libc call).

@@ -17,14 +17,9 @@ async fn a_key_of_tenant_a_sees_nothing_of_tenant_b() {
     put_people(&s, &b_admin, "tenant-b").await;
     let b_sub = subject(&s, &b_admin, "tenant-b").await;
     let b_email = "secret.b.person@example.no";
-    let b_rec = record(
-        &s,
-        &b_admin,
-        "tenant-b",
-        Some(&b_sub),
-        json!({"email": b_email, "name": "Bettina Secret", "score": 5}),
-    )
-    .await;
+    let b_rec =
+        record(&s, &b_admin, "tenant-b", Some(&b_sub), json!({"email": b_email, "name": "Bettina Secret", "score": 5}))
+            .await;
     let keys = [
         ("admin", a_admin.clone()),
         ("writer", key(&s, &a_admin, "tenant-a", "writer").await),
@@ -37,45 +32,17 @@ async fn a_key_of_tenant_a_sees_nothing_of_tenant_b() {
     let endpoints: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, b.to_string(), None),
         (Method::POST, format!("{b}/keys/rotate"), None),
-        (
-            Method::POST,
-            format!("{b}/api-keys"),
-            Some(json!({"name": "steal", "role": "admin"})),
-        ),
-        (
-            Method::PUT,
-            format!("{b}/collections/people"),
-            Some(people_schema()),
-        ),
+        (Method::POST, format!("{b}/api-keys"), Some(json!({"name": "steal", "role": "admin"}))),
+        (Method::PUT, format!("{b}/collections/people"), Some(people_schema())),
         (Method::GET, format!("{b}/collections/people"), None),
         (Method::POST, format!("{b}/subjects"), Some(json!({}))),
         (Method::GET, format!("{b}/subjects/{b_sub}"), None),
-        (
-            Method::POST,
-            format!("{b}/collections/people/records"),
-            Some(json!({"fields": {"email": "x@example.no"}})),
-        ),
+        (Method::POST, format!("{b}/collections/people/records"), Some(json!({"fields": {"email": "x@example.no"}}))),
         (Method::GET, format!("{b}/collections/people/records"), None),
-        (
-            Method::GET,
-            format!("{b}/collections/people/records?subject={b_sub}"),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("{b}/collections/people/records/{b_rec}"),
-            None,
-        ),
-        (
-            Method::PATCH,
-            format!("{b}/collections/people/records/{b_rec}"),
-            Some(json!({"fields": {"score": 0}})),
-        ),
-        (
-            Method::DELETE,
-            format!("{b}/collections/people/records/{b_rec}"),
-            None,
-        ),
+        (Method::GET, format!("{b}/collections/people/records?subject={b_sub}"), None),
+        (Method::GET, format!("{b}/collections/people/records/{b_rec}"), None),
+        (Method::PATCH, format!("{b}/collections/people/records/{b_rec}"), Some(json!({"fields": {"score": 0}}))),
+        (Method::DELETE, format!("{b}/collections/people/records/{b_rec}"), None),
         (
             Method::POST,
             format!("{b}/collections/people/records/search"),
@@ -83,54 +50,23 @@ async fn a_key_of_tenant_a_sees_nothing_of_tenant_b() {
         ),
         // B's ids through A's own paths
         (Method::GET, format!("{a}/subjects/{b_sub}"), None),
-        (
-            Method::GET,
-            format!("{a}/collections/people/records/{b_rec}"),
-            None,
-        ),
-        (
-            Method::PATCH,
-            format!("{a}/collections/people/records/{b_rec}"),
-            Some(json!({"fields": {"score": 0}})),
-        ),
-        (
-            Method::DELETE,
-            format!("{a}/collections/people/records/{b_rec}"),
-            None,
-        ),
-        (
-            Method::GET,
-            format!("{a}/collections/people/records?subject={b_sub}"),
-            None,
-        ),
-        (
-            Method::POST,
-            format!("{a}/collections/people/records"),
-            Some(rec_body),
-        ),
+        (Method::GET, format!("{a}/collections/people/records/{b_rec}"), None),
+        (Method::PATCH, format!("{a}/collections/people/records/{b_rec}"), Some(json!({"fields": {"score": 0}}))),
+        (Method::DELETE, format!("{a}/collections/people/records/{b_rec}"), None),
+        (Method::GET, format!("{a}/collections/people/records?subject={b_sub}"), None),
+        (Method::POST, format!("{a}/collections/people/records"), Some(rec_body)),
     ];
     let mut checked = 0;
     for (role, k) in &keys {
         for (m, path, body) in &endpoints {
-            let r = s
-                .call(m.clone(), path, Some(k), Some("grading"), body.clone())
-                .await;
+            let r = s.call(m.clone(), path, Some(k), Some("grading"), body.clone()).await;
             let own_tenant_forbidden = path.starts_with(a) && r.status == 403 && *role != "admin";
-            assert!(
-                r.status == 404 || own_tenant_forbidden,
-                "{role} {m} {path}: {} {}",
-                r.status,
-                r.text
-            );
+            assert!(r.status == 404 || own_tenant_forbidden, "{role} {m} {path}: {} {}", r.status, r.text);
             if r.status == 404 {
                 assert_problem(&r, 404, "not-found");
             }
             for leak in [b_email, "Bettina", b_sub.as_str(), b_rec.as_str()] {
-                assert!(
-                    !r.text.contains(leak),
-                    "{role} {m} {path} leaked {leak}: {}",
-                    r.text
-                );
+                assert!(!r.text.contains(leak), "{role} {m} {path} leaked {leak}: {}", r.text);
             }
             checked += 1;
         }
@@ -139,31 +75,14 @@ async fn a_key_of_tenant_a_sees_nothing_of_tenant_b() {
 
     // B is unchanged
     let r = s
-        .call(
-            Method::GET,
-            &format!("{b}/collections/people/records/{b_rec}"),
-            Some(&b_admin),
-            Some("grading"),
-            None,
-        )
+        .call(Method::GET, &format!("{b}/collections/people/records/{b_rec}"), Some(&b_admin), Some("grading"), None)
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["version"], json!(1));
     assert_eq!(r.body["fields"]["email"], json!(b_email));
     let r = s.call(Method::GET, b, Some(&b_admin), None, None).await;
     assert_eq!(r.body["key_version"], json!(1));
-    let r = s
-        .call(
-            Method::GET,
-            &format!("{b}/collections/people/records"),
-            Some(&b_admin),
-            Some("grading"),
-            None,
-        )
-        .await;
-    assert_eq!(
-        r.body["records"].as_array().unwrap().len(),
-        1,
-        "nothing was created in B"
-    );
+    let r =
+        s.call(Method::GET, &format!("{b}/collections/people/records"), Some(&b_admin), Some("grading"), None).await;
+    assert_eq!(r.body["records"].as_array().unwrap().len(), 1, "nothing was created in B");
 }

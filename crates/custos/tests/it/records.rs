@@ -23,45 +23,19 @@ async fn record_round_trip_lists_and_search() {
     .await;
 
     let path = format!("/v1/tenants/uio/collections/people/records/{id}");
-    let r = s
-        .call(Method::GET, &path, Some(&admin), Some("grading"), None)
-        .await;
+    let r = s.call(Method::GET, &path, Some(&admin), Some("grading"), None).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(
-        r.body["fields"],
-        json!({"email": "Kari.Nordmann@example.no", "name": "Kari Nordmann", "score": 7})
-    );
+    assert_eq!(r.body["fields"], json!({"email": "Kari.Nordmann@example.no", "name": "Kari Nordmann", "score": 7}));
     assert_eq!(r.body["subject"], json!(sub));
     assert_eq!(r.body["version"], json!(1));
 
-    let r = s
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&admin),
-            None,
-            Some(json!({"fields": {"score": 9, "name": null}})),
-        )
-        .await;
+    let r = s.call(Method::PATCH, &path, Some(&admin), None, Some(json!({"fields": {"score": 9, "name": null}}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["version"], json!(2));
-    let r = s
-        .call(Method::GET, &path, Some(&admin), Some("grading"), None)
-        .await;
-    assert_eq!(
-        r.body["fields"],
-        json!({"email": "Kari.Nordmann@example.no", "score": 9})
-    );
+    let r = s.call(Method::GET, &path, Some(&admin), Some("grading"), None).await;
+    assert_eq!(r.body["fields"], json!({"email": "Kari.Nordmann@example.no", "score": 9}));
     // a stale version is refused
-    let r = s
-        .call(
-            Method::PATCH,
-            &path,
-            Some(&admin),
-            None,
-            Some(json!({"fields": {"score": 1}, "version": 1})),
-        )
-        .await;
+    let r = s.call(Method::PATCH, &path, Some(&admin), None, Some(json!({"fields": {"score": 1}, "version": 1}))).await;
     assert_problem(&r, 409, "conflict");
 
     // search: emails match case-insensitively; the value travels in the body
@@ -89,13 +63,7 @@ async fn record_round_trip_lists_and_search() {
         .await;
     assert_eq!(r.body["records"], json!([]));
     let r = s
-        .call(
-            Method::POST,
-            search,
-            Some(&admin),
-            Some("grading"),
-            Some(json!({"field": "name", "equals": "Kari"})),
-        )
+        .call(Method::POST, search, Some(&admin), Some("grading"), Some(json!({"field": "name", "equals": "Kari"})))
         .await;
     assert_problem(&r, 400, "invalid-input");
 
@@ -151,13 +119,9 @@ async fn record_round_trip_lists_and_search() {
         .await;
     assert_eq!(r.body["records"].as_array().unwrap().len(), 4);
 
-    let r = s
-        .call(Method::DELETE, &path, Some(&admin), None, None)
-        .await;
+    let r = s.call(Method::DELETE, &path, Some(&admin), None, None).await;
     assert_eq!(r.status, 204);
-    let r = s
-        .call(Method::GET, &path, Some(&admin), Some("grading"), None)
-        .await;
+    let r = s.call(Method::GET, &path, Some(&admin), Some("grading"), None).await;
     assert_problem(&r, 404, "not-found");
     let r = s
         .call(
@@ -168,11 +132,7 @@ async fn record_round_trip_lists_and_search() {
             Some(json!({"field": "email", "equals": "kari.nordmann@example.no"})),
         )
         .await;
-    assert_eq!(
-        r.body["records"],
-        json!([]),
-        "deleted record leaves the index"
-    );
+    assert_eq!(r.body["records"], json!([]), "deleted record leaves the index");
 }
 
 #[tokio::test]
@@ -199,40 +159,14 @@ async fn roles_and_purposes_are_enforced() {
         )
         .await;
     assert_problem(&r, 403, "forbidden");
-    let r = s
-        .call(
-            Method::PATCH,
-            &rec,
-            Some(&reader),
-            None,
-            Some(json!({"fields": {"score": 1}})),
-        )
-        .await;
+    let r = s.call(Method::PATCH, &rec, Some(&reader), None, Some(json!({"fields": {"score": 1}}))).await;
     assert_problem(&r, 403, "forbidden");
-    let r = s
-        .call(Method::DELETE, &rec, Some(&reader), None, None)
-        .await;
+    let r = s.call(Method::DELETE, &rec, Some(&reader), None, None).await;
     assert_problem(&r, 403, "forbidden");
-    let r = s
-        .call(
-            Method::POST,
-            "/v1/tenants/ntnu/subjects",
-            Some(&reader),
-            None,
-            Some(json!({})),
-        )
-        .await;
+    let r = s.call(Method::POST, "/v1/tenants/ntnu/subjects", Some(&reader), None, Some(json!({}))).await;
     assert_problem(&r, 403, "forbidden");
     // a writer cannot change schemas or issue keys
-    let r = s
-        .call(
-            Method::PUT,
-            coll,
-            Some(&writer),
-            None,
-            Some(people_schema()),
-        )
-        .await;
+    let r = s.call(Method::PUT, coll, Some(&writer), None, Some(people_schema())).await;
     assert_problem(&r, 403, "forbidden");
     let r = s
         .call(
@@ -245,46 +179,24 @@ async fn roles_and_purposes_are_enforced() {
         .await;
     assert_problem(&r, 403, "forbidden");
     // the operator manages tenants, not their data
-    let r = s
-        .call(Method::GET, &rec, Some(op), Some("grading"), None)
-        .await;
+    let r = s.call(Method::GET, &rec, Some(op), Some("grading"), None).await;
     assert_problem(&r, 403, "forbidden");
     // tenants are created by operators only
-    let r = s
-        .call(
-            Method::POST,
-            "/v1/tenants",
-            Some(&admin),
-            None,
-            Some(json!({"code": "evil", "name": "x"})),
-        )
-        .await;
+    let r = s.call(Method::POST, "/v1/tenants", Some(&admin), None, Some(json!({"code": "evil", "name": "x"}))).await;
     assert_problem(&r, 403, "forbidden");
     // no key: 401
     let r = s.call(Method::GET, &rec, None, Some("grading"), None).await;
     assert_problem(&r, 401, "unauthenticated");
-    let r = s
-        .call(
-            Method::GET,
-            &rec,
-            Some("ck_not-a-real-key"),
-            Some("grading"),
-            None,
-        )
-        .await;
+    let r = s.call(Method::GET, &rec, Some("ck_not-a-real-key"), Some("grading"), None).await;
     assert_problem(&r, 401, "unauthenticated");
 
     // purposes
     let r = s.call(Method::GET, &rec, Some(&reader), None, None).await;
     assert_problem(&r, 400, "purpose-required");
-    let r = s
-        .call(Method::GET, &rec, Some(&reader), Some("analytics"), None)
-        .await;
+    let r = s.call(Method::GET, &rec, Some(&reader), Some("analytics"), None).await;
     assert_problem(&r, 403, "purpose-not-allowed");
     assert!(!r.text.contains("a@example.no"));
-    let r = s
-        .call(Method::GET, &rec, Some(&reader), Some("grading"), None)
-        .await;
+    let r = s.call(Method::GET, &rec, Some(&reader), Some("grading"), None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["fields"]["email"], json!("a@example.no"));
 }
@@ -297,14 +209,7 @@ async fn key_rotation_keeps_old_records_readable() {
     let admin = tenant_with_admin(&s, op, "hvl").await;
     put_people(&s, &admin, "hvl").await;
     let sub = subject(&s, &admin, "hvl").await;
-    let old = record(
-        &s,
-        &admin,
-        "hvl",
-        Some(&sub),
-        json!({"email": "old@example.no", "score": 1, "note": "n"}),
-    )
-    .await;
+    let old = record(&s, &admin, "hvl", Some(&sub), json!({"email": "old@example.no", "score": 1, "note": "n"})).await;
     let get = |id: String| {
         let s = &s;
         let admin = admin.clone();
@@ -321,30 +226,11 @@ async fn key_rotation_keeps_old_records_readable() {
     };
     assert_eq!(get(old.clone()).await.body["key_version"], json!(1));
 
-    let r = s
-        .call(
-            Method::POST,
-            "/v1/tenants/hvl/keys/rotate",
-            Some(&admin),
-            None,
-            None,
-        )
-        .await;
+    let r = s.call(Method::POST, "/v1/tenants/hvl/keys/rotate", Some(&admin), None, None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body, json!({"key_version": 2}));
-    let new = record(
-        &s,
-        &admin,
-        "hvl",
-        Some(&sub),
-        json!({"email": "new@example.no", "score": 2}),
-    )
-    .await;
-    assert_eq!(
-        get(new).await.body["key_version"],
-        json!(2),
-        "new writes use the new version"
-    );
+    let new = record(&s, &admin, "hvl", Some(&sub), json!({"email": "new@example.no", "score": 2})).await;
+    assert_eq!(get(new).await.body["key_version"], json!(2), "new writes use the new version");
     let r = get(old.clone()).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["fields"]["email"], json!("old@example.no"));
@@ -358,11 +244,7 @@ async fn key_rotation_keeps_old_records_readable() {
             Some(json!({"field": "email", "equals": "old@example.no"})),
         )
         .await;
-    assert_eq!(
-        r.body["records"][0]["id"],
-        json!(old),
-        "old index entries still match"
-    );
+    assert_eq!(r.body["records"][0]["id"], json!(old), "old index entries still match");
 
     // the background rewrap moves the old record forward
     let mut moved = false;
@@ -384,10 +266,7 @@ async fn key_rotation_keeps_old_records_readable() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!(
-        stale, 0,
-        "no field, index entry or subject key left on version 1"
-    );
+    assert_eq!(stale, 0, "no field, index entry or subject key left on version 1");
     let r = s
         .call(
             Method::POST,
@@ -397,21 +276,10 @@ async fn key_rotation_keeps_old_records_readable() {
             Some(json!({"field": "email", "equals": "old@example.no"})),
         )
         .await;
-    assert_eq!(
-        r.body["records"][0]["fields"]["email"],
-        json!("old@example.no")
-    );
+    assert_eq!(r.body["records"][0]["fields"]["email"], json!("old@example.no"));
     // a rotation by a key of another tenant is a 404
     let other = tenant_with_admin(&s, op, "uib").await;
-    let r = s
-        .call(
-            Method::POST,
-            "/v1/tenants/hvl/keys/rotate",
-            Some(&other),
-            None,
-            None,
-        )
-        .await;
+    let r = s.call(Method::POST, "/v1/tenants/hvl/keys/rotate", Some(&other), None, None).await;
     assert_problem(&r, 404, "not-found");
 }
 
@@ -426,24 +294,14 @@ async fn database_files_hold_no_plaintext() {
     let op = creds["operator_token"].as_str().unwrap();
     let admin = tenant_with_admin(&s, op, "scan").await;
     put_people(&s, &admin, "scan").await;
-    let mut secrets: Vec<String> = vec![
-        "ingrid.berg@example.org".into(),
-        "Haugen".into(),
-        "Worked answer 1 of candidate".into(),
-    ];
+    let mut secrets: Vec<String> =
+        vec!["ingrid.berg@example.org".into(), "Haugen".into(), "Worked answer 1 of candidate".into()];
     for i in 0..20 {
         let sub = subject(&s, &admin, "scan").await;
         let email = format!("zebra.quokka{i}@example.no");
         let name = format!("Quokkaline Zebrafinch{i}");
         let note = format!("free-text-note-{i}-marmalade");
-        record(
-            &s,
-            &admin,
-            "scan",
-            Some(&sub),
-            json!({"email": email, "name": name, "note": note}),
-        )
-        .await;
+        record(&s, &admin, "scan", Some(&sub), json!({"email": email, "name": name, "note": note})).await;
         secrets.extend([email, name, note]);
     }
     // search values must not land anywhere either
@@ -466,14 +324,8 @@ async fn database_files_hold_no_plaintext() {
             };
             scanned += bytes.len();
             for sec in &secrets {
-                assert!(
-                    !contains(&bytes, sec.as_bytes()),
-                    "{when}: {f} contains plaintext {sec:?}"
-                );
-                assert!(
-                    !contains(&bytes, sec.to_lowercase().as_bytes()),
-                    "{when}: {f} contains plaintext {sec:?}"
-                );
+                assert!(!contains(&bytes, sec.as_bytes()), "{when}: {f} contains plaintext {sec:?}");
+                assert!(!contains(&bytes, sec.to_lowercase().as_bytes()), "{when}: {f} contains plaintext {sec:?}");
             }
         }
         assert!(scanned > 0);
@@ -487,9 +339,7 @@ async fn database_files_hold_no_plaintext() {
 async fn openapi_document_describes_the_api() {
     let dir = tempfile::tempdir().unwrap();
     let (s, _) = demo(dir.path());
-    let r = s
-        .call(Method::GET, "/v1/openapi.json", None, None, None)
-        .await;
+    let r = s.call(Method::GET, "/v1/openapi.json", None, None, None).await;
     assert_eq!(r.status, 200);
     assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = r.body["paths"].as_object().unwrap();

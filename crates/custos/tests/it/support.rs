@@ -31,19 +31,13 @@ pub fn client(ca: &Path) -> Client {
     for c in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Client::builder()
-        .tls_backend_preconfigured(cfg)
-        .http1_only()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    let cfg =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Client::builder().tls_backend_preconfigured(cfg).http1_only().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
 /// Start `custos ARGS` and wait for its "listening on" line.
@@ -58,37 +52,20 @@ pub fn spawn(args: &[&str], dir: &Path) -> Server {
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let url = loop {
-        let line = lines
-            .next()
-            .expect("custos exited before listening")
-            .unwrap();
+        let line = lines.next().expect("custos exited before listening").unwrap();
         if let Some(u) = line.strip_prefix("custos: listening on ") {
             break u.to_owned();
         }
     };
     std::thread::spawn(move || for _ in lines {});
     let ca = dir.join("tls/ca.pem");
-    Server {
-        child,
-        url,
-        http: client(&ca),
-    }
+    Server { child, url, http: client(&ca) }
 }
 
 /// A fresh demo server (development mode, demo tenant, admin key).
 pub fn demo(dir: &Path) -> (Server, Value) {
-    let s = spawn(
-        &[
-            "demo",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ],
-        dir,
-    );
-    let creds: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json")).unwrap()).unwrap();
+    let s = spawn(&["demo", "--data-dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"], dir);
+    let creds: Value = serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json")).unwrap()).unwrap();
     (s, creds)
 }
 
@@ -107,11 +84,7 @@ pub fn init(dir: &Path, shares: u8, threshold: u8) -> Value {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -143,29 +116,14 @@ impl Server {
         }
         let resp = r.send().await.unwrap();
         let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
+        let content_type =
+            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            content_type,
-            body,
-            text,
-        }
+        Resp { status, content_type, body, text }
     }
 
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        token: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Resp {
+    pub async fn raw(&self, method: Method, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Resp {
         let resp = self
             .http
             .request(method, format!("{}{path}", self.url))
@@ -176,19 +134,11 @@ impl Server {
             .await
             .unwrap();
         let status = resp.status();
-        let content_type = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
+        let content_type =
+            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            content_type,
-            body,
-            text,
-        }
+        Resp { status, content_type, body, text }
     }
 }
 
@@ -196,12 +146,7 @@ impl Server {
 pub fn assert_problem(r: &Resp, status: u16, slug: &str) {
     assert_eq!(r.status.as_u16(), status, "{}", r.text);
     assert_eq!(r.content_type, "application/problem+json", "{}", r.text);
-    assert_eq!(
-        r.body["type"],
-        json!(format!("urn:custos:problem:{slug}")),
-        "{}",
-        r.text
-    );
+    assert_eq!(r.body["type"], json!(format!("urn:custos:problem:{slug}")), "{}", r.text);
     assert_eq!(r.body["status"], json!(status));
 }
 
@@ -249,50 +194,24 @@ pub async fn key(s: &Server, token: &str, code: &str, role: &str) -> String {
 
 pub async fn put_people(s: &Server, admin: &str, code: &str) {
     let r = s
-        .call(
-            Method::PUT,
-            &format!("/v1/tenants/{code}/collections/people"),
-            Some(admin),
-            None,
-            Some(people_schema()),
-        )
+        .call(Method::PUT, &format!("/v1/tenants/{code}/collections/people"), Some(admin), None, Some(people_schema()))
         .await;
     assert!(r.status == 201 || r.status == 200, "{}", r.text);
 }
 
 pub async fn subject(s: &Server, key: &str, code: &str) -> String {
-    let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/tenants/{code}/subjects"),
-            Some(key),
-            None,
-            Some(json!({})),
-        )
-        .await;
+    let r = s.call(Method::POST, &format!("/v1/tenants/{code}/subjects"), Some(key), None, Some(json!({}))).await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.body["id"].as_str().unwrap().to_owned()
 }
 
-pub async fn record(
-    s: &Server,
-    key: &str,
-    code: &str,
-    subject: Option<&str>,
-    fields: Value,
-) -> String {
+pub async fn record(s: &Server, key: &str, code: &str, subject: Option<&str>, fields: Value) -> String {
     let mut body = json!({"fields": fields});
     if let Some(sub) = subject {
         body["subject"] = json!(sub);
     }
     let r = s
-        .call(
-            Method::POST,
-            &format!("/v1/tenants/{code}/collections/people/records"),
-            Some(key),
-            None,
-            Some(body),
-        )
+        .call(Method::POST, &format!("/v1/tenants/{code}/collections/people/records"), Some(key), None, Some(body))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     r.body["id"].as_str().unwrap().to_owned()

@@ -13,17 +13,18 @@ fn db(dir: &std::path::Path) -> rusqlite::Connection {
 }
 
 fn ct(c: &rusqlite::Connection, record: &str, field: &str) -> (Vec<u8>, i64) {
-    c.query_row(
-        "SELECT ct, key_version FROM record_fields WHERE record_id = ?1 AND field = ?2",
-        [record, field],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+    c.query_row("SELECT ct, key_version FROM record_fields WHERE record_id = ?1 AND field = ?2", [record, field], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
     .unwrap()
 }
 
 fn set_ct(c: &rusqlite::Connection, record: &str, field: &str, ct: &[u8], kv: i64) {
     let n = c
-        .execute("UPDATE record_fields SET ct = ?3, key_version = ?4 WHERE record_id = ?1 AND field = ?2", rusqlite::params![record, field, ct, kv])
+        .execute(
+            "UPDATE record_fields SET ct = ?3, key_version = ?4 WHERE record_id = ?1 AND field = ?2",
+            rusqlite::params![record, field, ct, kv],
+        )
         .unwrap();
     assert_eq!(n, 1);
 }
@@ -39,46 +40,15 @@ async fn moved_ciphertexts_fail_to_decrypt() {
     put_people(&s, &b, "beta").await;
     let sa = subject(&s, &a, "alpha").await;
     let sa2 = subject(&s, &a, "alpha").await;
-    let source = record(
-        &s,
-        &a,
-        "alpha",
-        Some(&sa),
-        json!({"email": "source@example.no", "note": "source-note", "score": 1}),
-    )
-    .await;
-    let to_record = record(
-        &s,
-        &a,
-        "alpha",
-        Some(&sa),
-        json!({"email": "target@example.no", "note": "t", "score": 2}),
-    )
-    .await;
-    let to_field = record(
-        &s,
-        &a,
-        "alpha",
-        None,
-        json!({"email": "f@example.no", "note": "field-note", "name": "Nm"}),
-    )
-    .await;
-    let other_subject = record(
-        &s,
-        &a,
-        "alpha",
-        Some(&sa2),
-        json!({"email": "s2@example.no"}),
-    )
-    .await;
-    let in_b = record(
-        &s,
-        &b,
-        "beta",
-        None,
-        json!({"email": "b@example.no", "note": "b-note"}),
-    )
-    .await;
+    let source =
+        record(&s, &a, "alpha", Some(&sa), json!({"email": "source@example.no", "note": "source-note", "score": 1}))
+            .await;
+    let to_record =
+        record(&s, &a, "alpha", Some(&sa), json!({"email": "target@example.no", "note": "t", "score": 2})).await;
+    let to_field =
+        record(&s, &a, "alpha", None, json!({"email": "f@example.no", "note": "field-note", "name": "Nm"})).await;
+    let other_subject = record(&s, &a, "alpha", Some(&sa2), json!({"email": "s2@example.no"})).await;
+    let in_b = record(&s, &b, "beta", None, json!({"email": "b@example.no", "note": "b-note"})).await;
 
     let read = |code: &'static str, key: String, id: String| {
         let s = &s;
@@ -93,12 +63,9 @@ async fn moved_ciphertexts_fail_to_decrypt() {
             .await
         }
     };
-    for (code, key, id) in [
-        ("alpha", &a, &source),
-        ("alpha", &a, &to_record),
-        ("alpha", &a, &to_field),
-        ("beta", &b, &in_b),
-    ] {
+    for (code, key, id) in
+        [("alpha", &a, &source), ("alpha", &a, &to_record), ("alpha", &a, &to_field), ("beta", &b, &in_b)]
+    {
         assert_eq!(read(code, key.clone(), id.clone()).await.status, 200);
     }
 
@@ -122,18 +89,9 @@ async fn moved_ciphertexts_fail_to_decrypt() {
     assert_problem(&r, 500, "integrity-failure");
     assert!(!r.text.contains("source-note"));
     // 4. another subject's key: swap wrapped subject keys
-    let wrapped: Vec<u8> = c
-        .query_row(
-            "SELECT wrapped_key FROM subjects WHERE pseudonym = ?1",
-            [&sa],
-            |r| r.get(0),
-        )
-        .unwrap();
-    c.execute(
-        "UPDATE subjects SET wrapped_key = ?2 WHERE pseudonym = ?1",
-        rusqlite::params![sa2, wrapped],
-    )
-    .unwrap();
+    let wrapped: Vec<u8> =
+        c.query_row("SELECT wrapped_key FROM subjects WHERE pseudonym = ?1", [&sa], |r| r.get(0)).unwrap();
+    c.execute("UPDATE subjects SET wrapped_key = ?2 WHERE pseudonym = ?1", rusqlite::params![sa2, wrapped]).unwrap();
     drop(s); // the subject key cache holds the right key until restart
     let (s, _) = demo(dir.path());
     let r = s
