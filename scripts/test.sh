@@ -34,4 +34,9 @@ step "FIPS build (aws-lc-rs FIPS module) and its self-check"
 cargo build -p custos --features fips --locked
 cargo test -p custos-crypto --features fips --locked
 step "tests"
-cargo test --workspace --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked 2>&1 | tee "$log"
+# One closing line for the whole run: the sum over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "\nworkspace: %d passed, %d failed\n", p, f }' "$log"
