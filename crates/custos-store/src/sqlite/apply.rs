@@ -2,6 +2,7 @@
 //! preconditions (unique codes, expected versions, rows still unchanged).
 
 use super::backend;
+use custos_core::ids::{CollectionName, RecordId, TenantCode};
 use custos_core::store::{FieldKey, FieldRow, IndexRow, StoreError, WriteOp};
 use rusqlite::{Connection, ErrorCode, params};
 
@@ -44,6 +45,18 @@ fn insert_index(
         st.execute(params![tenant, collection, i.field.as_str(), i.version, &i.mac[..], record]).map_err(backend)?;
     }
     Ok(())
+}
+
+fn record_exists(
+    conn: &Connection,
+    tenant: &TenantCode,
+    collection: &CollectionName,
+    id: &RecordId,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2 AND collection = ?3)")
+        .map_err(backend)?
+        .query_row(params![id.as_str(), tenant.as_str(), collection.as_str()], |r| r.get(0))
+        .map_err(backend)
 }
 
 /// Apply every op, or fail (the caller rolls back to the set's savepoint).
@@ -148,14 +161,11 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 .execute(params![id.as_str(), tenant.as_str(), collection.as_str(), expected_version, updated_at.0])
                 .map_err(backend)?;
             if n == 0 {
-                let exists: bool = conn
-                    .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2 AND collection = ?3)",
-                        params![id.as_str(), tenant.as_str(), collection.as_str()],
-                        |r| r.get(0),
-                    )
-                    .map_err(backend)?;
-                return Err(if exists { StoreError::Stale } else { StoreError::NotFound("record") });
+                return Err(if record_exists(conn, tenant, collection, id)? {
+                    StoreError::Stale
+                } else {
+                    StoreError::NotFound("record")
+                });
             }
             insert_fields(conn, id.as_str(), set)?;
             for f in remove {
@@ -175,14 +185,7 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             insert_index(conn, tenant.as_str(), collection.as_str(), id.as_str(), index)?;
         }
         WriteOp::DeleteRecord { tenant, collection, id } => {
-            let exists: bool = conn
-                .query_row(
-                    "SELECT EXISTS (SELECT 1 FROM records WHERE id = ?1 AND tenant = ?2 AND collection = ?3)",
-                    params![id.as_str(), tenant.as_str(), collection.as_str()],
-                    |r| r.get(0),
-                )
-                .map_err(backend)?;
-            if !exists {
+            if !record_exists(conn, tenant, collection, id)? {
                 return Err(StoreError::NotFound("record"));
             }
             conn.execute("DELETE FROM blind_index WHERE record_id = ?1", params![id.as_str()]).map_err(backend)?;

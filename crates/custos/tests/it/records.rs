@@ -39,32 +39,13 @@ async fn record_round_trip_lists_and_search() {
     assert_problem(&r, 409, "conflict");
 
     // search: emails match case-insensitively; the value travels in the body
-    let search = "/v1/tenants/uio/collections/people/records/search";
-    let r = s
-        .call(
-            Method::POST,
-            search,
-            Some(&admin),
-            Some("grading"),
-            Some(json!({"field": "email", "equals": "kari.nordmann@EXAMPLE.no"})),
-        )
-        .await;
+    let r = s.search(&admin, "uio", "email", json!("kari.nordmann@EXAMPLE.no")).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["records"].as_array().unwrap().len(), 1);
     assert_eq!(r.body["records"][0]["id"], json!(id));
-    let r = s
-        .call(
-            Method::POST,
-            search,
-            Some(&admin),
-            Some("grading"),
-            Some(json!({"field": "email", "equals": "nobody@example.no"})),
-        )
-        .await;
+    let r = s.search(&admin, "uio", "email", json!("nobody@example.no")).await;
     assert_eq!(r.body["records"], json!([]));
-    let r = s
-        .call(Method::POST, search, Some(&admin), Some("grading"), Some(json!({"field": "name", "equals": "Kari"})))
-        .await;
+    let r = s.search(&admin, "uio", "name", json!("Kari")).await;
     assert_problem(&r, 400, "invalid-input");
 
     // pagination over 6 records, by collection and by subject
@@ -123,15 +104,7 @@ async fn record_round_trip_lists_and_search() {
     assert_eq!(r.status, 204);
     let r = s.call(Method::GET, &path, Some(&admin), Some("grading"), None).await;
     assert_problem(&r, 404, "not-found");
-    let r = s
-        .call(
-            Method::POST,
-            search,
-            Some(&admin),
-            Some("grading"),
-            Some(json!({"field": "email", "equals": "kari.nordmann@example.no"})),
-        )
-        .await;
+    let r = s.search(&admin, "uio", "email", json!("kari.nordmann@example.no")).await;
     assert_eq!(r.body["records"], json!([]), "deleted record leaves the index");
 }
 
@@ -234,16 +207,7 @@ async fn key_rotation_keeps_old_records_readable() {
     let r = get(old.clone()).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["fields"]["email"], json!("old@example.no"));
-    let search = "/v1/tenants/hvl/collections/people/records/search";
-    let r = s
-        .call(
-            Method::POST,
-            search,
-            Some(&admin),
-            Some("grading"),
-            Some(json!({"field": "email", "equals": "old@example.no"})),
-        )
-        .await;
+    let r = s.search(&admin, "hvl", "email", json!("old@example.no")).await;
     assert_eq!(r.body["records"][0]["id"], json!(old), "old index entries still match");
 
     // the background rewrap moves the old record forward
@@ -267,15 +231,7 @@ async fn key_rotation_keeps_old_records_readable() {
         )
         .unwrap();
     assert_eq!(stale, 0, "no field, index entry or subject key left on version 1");
-    let r = s
-        .call(
-            Method::POST,
-            search,
-            Some(&admin),
-            Some("grading"),
-            Some(json!({"field": "email", "equals": "old@example.no"})),
-        )
-        .await;
+    let r = s.search(&admin, "hvl", "email", json!("old@example.no")).await;
     assert_eq!(r.body["records"][0]["fields"]["email"], json!("old@example.no"));
     // a rotation by a key of another tenant is a 404
     let other = tenant_with_admin(&s, op, "uib").await;

@@ -95,6 +95,17 @@ pub struct Resp {
     pub text: String,
 }
 
+impl Resp {
+    async fn read(resp: reqwest::Response) -> Self {
+        let status = resp.status();
+        let content_type =
+            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, content_type, body, text }
+    }
+}
+
 impl Server {
     pub async fn call(
         &self,
@@ -114,13 +125,7 @@ impl Server {
         if let Some(b) = body {
             r = r.json(&b);
         }
-        let resp = r.send().await.unwrap();
-        let status = resp.status();
-        let content_type =
-            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, content_type, body, text }
+        Resp::read(r.send().await.unwrap()).await
     }
 
     pub async fn raw(&self, method: Method, path: &str, token: &str, content_type: &str, body: Vec<u8>) -> Resp {
@@ -133,12 +138,14 @@ impl Server {
             .send()
             .await
             .unwrap();
-        let status = resp.status();
-        let content_type =
-            resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
-        let text = resp.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, content_type, body, text }
+        Resp::read(resp).await
+    }
+
+    /// `POST …/records/search` on collection `people` of `code`, purpose `grading`.
+    pub async fn search(&self, key: &str, code: &str, field: &str, equals: Value) -> Resp {
+        let path = format!("/v1/tenants/{code}/collections/people/records/search");
+        self.call(Method::POST, &path, Some(key), Some("grading"), Some(json!({"field": field, "equals": equals})))
+            .await
     }
 }
 
