@@ -46,6 +46,9 @@ pub enum CoreError {
     /// Stored ciphertext did not authenticate: tampering or a misplaced row.
     #[error("stored data failed integrity check")]
     Integrity,
+    /// The audit trail could not be written, so the operation was not carried out.
+    #[error("the audit trail is unavailable; the operation was not carried out")]
+    AuditUnavailable,
     /// Storage failure.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
@@ -64,6 +67,26 @@ impl From<CryptoError> for CoreError {
 }
 
 impl CoreError {
+    /// A stable code for the kind of error: the problem type slug at the API, the
+    /// reason code in the audit trail.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CoreError::Sealed => "sealed",
+            CoreError::Unauthenticated => "unauthenticated",
+            CoreError::Forbidden(_) => "forbidden",
+            CoreError::NotFound(_) | CoreError::Store(StoreError::NotFound(_)) => "not-found",
+            CoreError::Invalid { .. } => "invalid-input",
+            CoreError::PurposeRequired => "purpose-required",
+            CoreError::PurposeNotAllowed => "purpose-not-allowed",
+            CoreError::Conflict(_) | CoreError::Store(StoreError::Conflict(_) | StoreError::Stale) => "conflict",
+            CoreError::Unseal(_) => "unseal-failed",
+            CoreError::State(_) => "invalid-state",
+            CoreError::Integrity => "integrity-failure",
+            CoreError::AuditUnavailable => "audit-unavailable",
+            _ => "internal",
+        }
+    }
+
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         CoreError::Invalid { field: field.into(), reason: reason.into() }
     }

@@ -3,6 +3,7 @@
 //! implements, and the injected `Clock`. No I/O of its own.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod clock;
 pub mod error;
 pub mod ids;

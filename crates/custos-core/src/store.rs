@@ -4,6 +4,7 @@
 //! savepoint); reads are plain queries. Every backend passes the conformance suite in
 //! `custos-store`.
 
+use crate::audit::{AuditEntry, ChainedEntry};
 use crate::clock::Timestamp;
 use crate::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
 use crate::policy::Role;
@@ -189,6 +190,9 @@ pub enum RecordFilter {
 /// One change, applied with the others of its set or not at all.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
+    /// Append an audit entry to the zone's chain: the store assigns the next sequence
+    /// number and computes the hash inside the same transaction as the set's other ops.
+    Audit(Box<AuditEntry>),
     /// Set a `sys` metadata value.
     PutMeta(String, Vec<u8>),
     /// Add an operator token.
@@ -324,6 +328,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         version: u32,
         limit: u32,
     ) -> Result<Vec<SubjectRow>, StoreError>;
+    /// Audit entries with sequence number greater than `after`, in order, at most `limit`.
+    async fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError>;
     /// Records having a tenant-key field or an index entry below `version`.
     async fn records_below(
         &self,

@@ -3,13 +3,16 @@
 
 use crate::problem::Problem;
 use crate::state::AppState;
+use axum::extract::ConnectInfo;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use custos_core::audit::RequestMeta;
 use custos_core::ids::Purpose;
-use custos_core::policy::Principal;
+use custos_core::service::Caller;
 use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
 
 /// A JSON body, refused as problem+json when malformed, mistyped or too large.
 pub(crate) struct ApiJson<T>(pub T);
@@ -92,15 +95,41 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+fn bearer(parts: &Parts) -> &str {
+    let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return "";
+    };
+    match v.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => "",
+    }
 }
 
-/// The authenticated principal of a request on an unsealed vault (503 when sealed,
-/// 401 without a valid token).
-pub(crate) struct Auth(pub Principal);
+/// The request's id, set by the `request_id` middleware.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// Where the request came from: its id and the client address.
+pub(crate) fn request_meta(parts: &Parts) -> RequestMeta {
+    let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    RequestMeta { request_id, client }
+}
+
+/// The request metadata alone (unauthenticated endpoints that are still audited).
+pub(crate) struct Meta(pub RequestMeta);
+
+impl<S: Send + Sync> FromRequestParts<S> for Meta {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Meta(request_meta(parts)))
+    }
+}
+
+/// The authenticated caller of a request on an unsealed vault (503 when sealed, 401
+/// without a valid token; failed attempts are audited).
+pub(crate) struct Auth(pub Caller);
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = Problem;
@@ -109,20 +138,18 @@ impl FromRequestParts<AppState> for Auth {
         if state.vault.is_sealed() {
             return Err(custos_core::CoreError::Sealed.into());
         }
-        let token = bearer(parts).ok_or(custos_core::CoreError::Unauthenticated)?;
-        Ok(Auth(state.vault.authenticate(token).await?))
+        Ok(Auth(state.vault.authenticate(bearer(parts), &request_meta(parts)).await?))
     }
 }
 
-/// The authenticated principal, whether or not the vault is sealed (operator `sys` calls).
-pub(crate) struct AnyAuth(pub Principal);
+/// The authenticated caller, whether or not the vault is sealed (operator `sys` calls).
+pub(crate) struct AnyAuth(pub Caller);
 
 impl FromRequestParts<AppState> for AnyAuth {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(custos_core::CoreError::Unauthenticated)?;
-        Ok(AnyAuth(state.vault.authenticate(token).await?))
+        Ok(AnyAuth(state.vault.authenticate(bearer(parts), &request_meta(parts)).await?))
     }
 }
 

@@ -107,6 +107,12 @@ impl From<CoreError> for Problem {
                 "Integrity failure",
                 "stored data failed its integrity check; the event is logged",
             ),
+            CoreError::AuditUnavailable => Problem::new(
+                S::SERVICE_UNAVAILABLE,
+                "audit-unavailable",
+                "Audit trail unavailable",
+                "the access could not be recorded, so it was not carried out",
+            ),
             CoreError::Store(StoreError::Conflict(what)) => {
                 Problem::new(S::CONFLICT, "conflict", "Conflict", format!("{what} already exists"))
             }

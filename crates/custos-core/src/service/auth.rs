@@ -1,7 +1,9 @@
 //! Bearer-token authentication (operator tokens, API keys) and issuing API keys.
 //! Keys are shown once and stored as SHA-256 hashes; lookups go by hash.
 
+use super::audit::{Audit, Caller};
 use super::{CACHE_TTL_MS, Vault};
+use crate::audit::RequestMeta;
 use crate::clock::Timestamp;
 use crate::error::CoreError;
 use crate::ids::{ApiKeyId, TenantCode};
@@ -40,8 +42,17 @@ pub struct ApiKeyCreated {
 }
 
 impl Vault {
-    /// Resolve a bearer token to a principal. Unknown, expired: `Unauthenticated`.
-    pub async fn authenticate(&self, token: &str) -> Result<Principal, CoreError> {
+    /// Resolve a bearer token to a caller. Unknown or expired: `Unauthenticated`, and
+    /// the failed attempt is audited.
+    pub async fn authenticate(&self, token: &str, meta: &RequestMeta) -> Result<Caller, CoreError> {
+        let r = self.resolve_token(token).await;
+        match r {
+            Ok(principal) => Ok(Caller { principal, meta: meta.clone() }),
+            Err(e) => self.settle(self.audit_anonymous(meta, "auth.token"), Err(e)).await,
+        }
+    }
+
+    async fn resolve_token(&self, token: &str) -> Result<Principal, CoreError> {
         if token.is_empty() || token.len() > 256 {
             return Err(CoreError::Unauthenticated);
         }
@@ -73,9 +84,21 @@ impl Vault {
     /// Issue an API key for a tenant (operator or tenant admin).
     pub async fn create_api_key(
         &self,
+        c: &Caller,
+        code: &TenantCode,
+        req: NewApiKey,
+    ) -> Result<ApiKeyCreated, CoreError> {
+        let a = self.audit(c, "apikey.create").tenant(code);
+        let r = self.create_api_key_inner(&c.principal, code, req, &a).await;
+        self.settle(a, r).await
+    }
+
+    async fn create_api_key_inner(
+        &self,
         p: &Principal,
         code: &TenantCode,
         req: NewApiKey,
+        a: &Audit,
     ) -> Result<ApiKeyCreated, CoreError> {
         p.authorize(code, Action::ManageApiKeys)?;
         self.tenant_row(code).await?;
@@ -99,7 +122,7 @@ impl Vault {
             expires_at: now.plus_days(i64::from(days)),
         };
         let out = ApiKeyCreated { id: row.id.clone(), key, role: row.role, expires_at: row.expires_at };
-        self.store.apply(vec![WriteOp::InsertApiKey(row)]).await?;
+        self.apply_audited(vec![WriteOp::InsertApiKey(row)], a).await?;
         Ok(out)
     }
 }

@@ -2,6 +2,7 @@
 //! (new optional fields, purposes) but never change what stored records mean.
 
 use super::Vault;
+use super::audit::{Audit, Caller};
 use crate::error::CoreError;
 use crate::ids::{CollectionName, TenantCode};
 use crate::keyring::write;
@@ -10,14 +11,28 @@ use crate::schema::CollectionSchema;
 use crate::store::{CollectionRow, WriteOp};
 
 impl Vault {
-    /// Create or replace a collection's schema. Returns whether it was created.
+    /// Create or replace a collection's schema. Returns whether it was created, and the
+    /// stored schema.
     pub async fn put_collection(
+        &self,
+        c: &Caller,
+        code: &TenantCode,
+        name: &CollectionName,
+        schema: CollectionSchema,
+    ) -> Result<(bool, CollectionSchema), CoreError> {
+        let a = self.audit(c, "collection.put").tenant(code).collection(name);
+        let r = self.put_collection_inner(&c.principal, code, name, schema, &a).await;
+        self.settle(a, r).await
+    }
+
+    async fn put_collection_inner(
         &self,
         p: &Principal,
         code: &TenantCode,
         name: &CollectionName,
         schema: CollectionSchema,
-    ) -> Result<bool, CoreError> {
+        a: &Audit,
+    ) -> Result<(bool, CollectionSchema), CoreError> {
         self.ctx(p, code, Action::ManageCollections).await?;
         schema.check()?;
         let now = self.clock.now();
@@ -32,19 +47,26 @@ impl Vault {
         };
         let schema_json = serde_json::to_string(&schema).map_err(|_| CoreError::Integrity)?;
         let row = CollectionRow { tenant: code.clone(), name: name.clone(), schema_json, created_at, updated_at: now };
-        self.store.apply(vec![WriteOp::PutCollection(row)]).await?;
+        self.apply_audited(vec![WriteOp::PutCollection(row)], a).await?;
         write(&self.schemas).remove(&(code.clone(), name.clone()));
-        Ok(existing.is_none())
+        Ok((existing.is_none(), schema))
     }
 
     /// A collection's schema.
     pub async fn get_collection(
         &self,
-        p: &Principal,
+        c: &Caller,
         code: &TenantCode,
         name: &CollectionName,
     ) -> Result<CollectionSchema, CoreError> {
-        self.ctx(p, code, Action::ReadSchema).await?;
-        Ok((*self.schema(code, name).await?).clone())
+        let a = self.audit(c, "collection.read").tenant(code).collection(name);
+        let r = async {
+            self.ctx(&c.principal, code, Action::ReadSchema).await?;
+            let schema = (*self.schema(code, name).await?).clone();
+            self.record_read(&a).await?;
+            Ok(schema)
+        }
+        .await;
+        self.settle(a, r).await
     }
 }

@@ -1,6 +1,7 @@
 //! The vault service: the only way to data. The HTTP API, the console and the CLI call
 //! it; it checks the principal, validates, seals and opens, and writes through the store.
 
+mod audit;
 mod auth;
 mod collections;
 mod records;
@@ -8,6 +9,7 @@ mod rewrap;
 mod seal;
 mod tenants;
 
+pub use audit::Caller;
 pub use auth::{ApiKeyCreated, DEFAULT_KEY_DAYS, MAX_KEY_DAYS, NewApiKey};
 pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, PageRequest, RecordView};
 pub use seal::{InitOutput, InitParams, Mode, SealStatus};

@@ -2,6 +2,7 @@
 //! key and binding, index searchable fields blindly, and open them again only for a
 //! principal with an allowed purpose.
 
+use super::audit::{Audit, Caller};
 use super::{TenantCtx, Vault};
 use crate::clock::Timestamp;
 use crate::error::CoreError;
@@ -87,7 +88,18 @@ fn parse_cursor(cursor: Option<&str>) -> Result<Option<RecordId>, CoreError> {
 
 impl Vault {
     /// Create a subject: a random pseudonym and a fresh subject key.
-    pub async fn create_subject(&self, p: &Principal, code: &TenantCode) -> Result<Pseudonym, CoreError> {
+    pub async fn create_subject(&self, c: &Caller, code: &TenantCode) -> Result<Pseudonym, CoreError> {
+        let mut a = self.audit(c, "subject.create").tenant(code);
+        let r = self.create_subject_inner(&c.principal, code, &mut a).await;
+        self.settle(a, r).await
+    }
+
+    async fn create_subject_inner(
+        &self,
+        p: &Principal,
+        code: &TenantCode,
+        a: &mut Audit,
+    ) -> Result<Pseudonym, CoreError> {
         let ctx = self.ctx(p, code, Action::CreateSubject).await?;
         let tk = self.tenant_keys(&ctx.keys, code, ctx.tenant.key_version).await?;
         let pseudonym = Pseudonym::generate()?;
@@ -100,7 +112,8 @@ impl Vault {
             wrapped_key: wrapped.0,
             created_at: self.clock.now(),
         };
-        self.store.apply(vec![WriteOp::InsertSubject(row)]).await?;
+        a.set_subject(&pseudonym);
+        self.apply_audited(vec![WriteOp::InsertSubject(row)], a).await?;
         ctx.keys.put_subject_key(code, &pseudonym, key);
         Ok(pseudonym)
     }
@@ -108,13 +121,19 @@ impl Vault {
     /// Check a subject is the caller's to see (404 otherwise).
     pub async fn get_subject(
         &self,
-        p: &Principal,
+        c: &Caller,
         code: &TenantCode,
         subject: &Pseudonym,
     ) -> Result<Timestamp, CoreError> {
-        self.ctx(p, code, Action::ReadRecords).await?;
-        let row = self.store.get_subject(code, subject).await?.ok_or(CoreError::NotFound("subject"))?;
-        Ok(row.created_at)
+        let a = self.audit(c, "subject.read").tenant(code).subject(Some(subject));
+        let r = async {
+            self.ctx(&c.principal, code, Action::ReadRecords).await?;
+            let row = self.store.get_subject(code, subject).await?.ok_or(CoreError::NotFound("subject"))?;
+            self.record_read(&a).await?;
+            Ok(row.created_at)
+        }
+        .await;
+        self.settle(a, r).await
     }
 
     async fn subject_key(
@@ -172,11 +191,25 @@ impl Vault {
     /// Create a record, optionally linked to a subject.
     pub async fn create_record(
         &self,
+        c: &Caller,
+        code: &TenantCode,
+        collection: &CollectionName,
+        subject: Option<Pseudonym>,
+        input: Map<String, Value>,
+    ) -> Result<(RecordId, i64), CoreError> {
+        let mut a = self.audit(c, "record.create").tenant(code).collection(collection).subject(subject.as_ref());
+        let r = self.create_record_inner(&c.principal, code, collection, subject, input, &mut a).await;
+        self.settle(a, r).await
+    }
+
+    async fn create_record_inner(
+        &self,
         p: &Principal,
         code: &TenantCode,
         collection: &CollectionName,
         subject: Option<Pseudonym>,
         input: Map<String, Value>,
+        a: &mut Audit,
     ) -> Result<(RecordId, i64), CoreError> {
         let ctx = self.ctx(p, code, Action::WriteRecords).await?;
         let schema = self.schema(code, collection).await?;
@@ -197,12 +230,29 @@ impl Vault {
         };
         let (fields, index) = self.seal_values(&ctx, &meta, &values).await?;
         let id = meta.id.clone();
-        self.store.apply(vec![WriteOp::InsertRecord { meta, fields, index }]).await?;
+        a.set_record(&id);
+        self.apply_audited(vec![WriteOp::InsertRecord { meta, fields, index }], a).await?;
         Ok((id, 1))
     }
 
     /// Change fields of a record; `null` removes an optional field.
     pub async fn update_record(
+        &self,
+        c: &Caller,
+        code: &TenantCode,
+        collection: &CollectionName,
+        id: &RecordId,
+        input: Map<String, Value>,
+        expected_version: Option<i64>,
+    ) -> Result<i64, CoreError> {
+        let mut a = self.audit(c, "record.update").tenant(code).collection(collection);
+        a.set_record(id);
+        let r = self.update_record_inner(&c.principal, code, collection, id, input, expected_version, &a).await;
+        self.settle(a, r).await
+    }
+
+    #[allow(clippy::too_many_arguments)] // private: the public wrapper's arguments plus its audit entry
+    async fn update_record_inner(
         &self,
         p: &Principal,
         code: &TenantCode,
@@ -210,6 +260,7 @@ impl Vault {
         id: &RecordId,
         input: Map<String, Value>,
         expected_version: Option<i64>,
+        a: &Audit,
     ) -> Result<i64, CoreError> {
         let ctx = self.ctx(p, code, Action::WriteRecords).await?;
         let schema = self.schema(code, collection).await?;
@@ -232,7 +283,7 @@ impl Vault {
             reindex,
             index,
         };
-        match self.store.apply(vec![op]).await {
+        match self.apply_audited(vec![op], a).await {
             Ok(()) => Ok(current.meta.version + 1),
             Err(StoreError::Stale) => Err(CoreError::Conflict("record changed concurrently; retry".into())),
             Err(StoreError::NotFound(_)) => Err(CoreError::NotFound("record")),
@@ -243,22 +294,25 @@ impl Vault {
     /// Delete a record.
     pub async fn delete_record(
         &self,
-        p: &Principal,
+        c: &Caller,
         code: &TenantCode,
         collection: &CollectionName,
         id: &RecordId,
     ) -> Result<(), CoreError> {
-        self.ctx(p, code, Action::WriteRecords).await?;
-        self.schema(code, collection).await?;
-        match self
-            .store
-            .apply(vec![WriteOp::DeleteRecord { tenant: code.clone(), collection: collection.clone(), id: id.clone() }])
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(StoreError::NotFound(_)) => Err(CoreError::NotFound("record")),
-            Err(e) => Err(e.into()),
+        let mut a = self.audit(c, "record.delete").tenant(code).collection(collection);
+        a.set_record(id);
+        let r = async {
+            self.ctx(&c.principal, code, Action::WriteRecords).await?;
+            self.schema(code, collection).await?;
+            let op = WriteOp::DeleteRecord { tenant: code.clone(), collection: collection.clone(), id: id.clone() };
+            match self.apply_audited(vec![op], &a).await {
+                Ok(()) => Ok(()),
+                Err(StoreError::NotFound(_)) => Err(CoreError::NotFound("record")),
+                Err(e) => Err(e.into()),
+            }
         }
+        .await;
+        self.settle(a, r).await
     }
 
     /// Authorise a read and check the purpose against the schema.
@@ -283,41 +337,74 @@ impl Vault {
     /// Read one record.
     pub async fn get_record(
         &self,
-        p: &Principal,
+        c: &Caller,
         code: &TenantCode,
         collection: &CollectionName,
         id: &RecordId,
         purpose: Option<&Purpose>,
     ) -> Result<RecordView, CoreError> {
-        let (ctx, _) = self.read_ctx(p, code, collection, purpose).await?;
-        let row = self.store.get_record(code, collection, id).await?.ok_or(CoreError::NotFound("record"))?;
-        self.open_record(&ctx.keys, row).await
+        let mut a = self.audit(c, "record.read").tenant(code).collection(collection).purpose(purpose);
+        a.set_record(id);
+        let r = async {
+            let (ctx, _) = self.read_ctx(&c.principal, code, collection, purpose).await?;
+            let row = self.store.get_record(code, collection, id).await?.ok_or(CoreError::NotFound("record"))?;
+            if let Some(s) = &row.meta.subject {
+                a.set_subject(s);
+            }
+            a.set_count(1);
+            let view = self.open_record(&ctx.keys, row).await?;
+            self.record_read(&a).await?;
+            Ok(view)
+        }
+        .await;
+        self.settle(a, r).await
     }
 
     /// List a collection's records, or one subject's, by id.
     pub async fn list_records(
         &self,
-        p: &Principal,
+        c: &Caller,
         code: &TenantCode,
         collection: &CollectionName,
         subject: Option<Pseudonym>,
         page: PageRequest<'_>,
         purpose: Option<&Purpose>,
     ) -> Result<ListPage, CoreError> {
-        let (ctx, _) = self.read_ctx(p, code, collection, purpose).await?;
-        let filter = match subject {
-            Some(s) => {
-                self.store.get_subject(code, &s).await?.ok_or(CoreError::NotFound("subject"))?;
-                RecordFilter::Subject(collection.clone(), s)
-            }
-            None => RecordFilter::Collection(collection.clone()),
-        };
-        self.page(&ctx, code, &filter, page).await
+        let mut a =
+            self.audit(c, "record.list").tenant(code).collection(collection).subject(subject.as_ref()).purpose(purpose);
+        let r = async {
+            let (ctx, _) = self.read_ctx(&c.principal, code, collection, purpose).await?;
+            let filter = match subject {
+                Some(s) => {
+                    self.store.get_subject(code, &s).await?.ok_or(CoreError::NotFound("subject"))?;
+                    RecordFilter::Subject(collection.clone(), s)
+                }
+                None => RecordFilter::Collection(collection.clone()),
+            };
+            self.page(&ctx, code, &filter, page, &mut a).await
+        }
+        .await;
+        self.settle(a, r).await
     }
 
     /// Exact-match lookup (`field` equals `equals`) on a searchable field through the
     /// blind index.
     pub async fn search_records(
+        &self,
+        c: &Caller,
+        code: &TenantCode,
+        collection: &CollectionName,
+        lookup: (&FieldName, &Value),
+        page: PageRequest<'_>,
+        purpose: Option<&Purpose>,
+    ) -> Result<ListPage, CoreError> {
+        let mut a = self.audit(c, "record.search").tenant(code).collection(collection).purpose(purpose);
+        let r = self.search_inner(&c.principal, code, collection, lookup, page, purpose, &mut a).await;
+        self.settle(a, r).await
+    }
+
+    #[allow(clippy::too_many_arguments)] // private: the public wrapper's arguments plus its audit entry
+    async fn search_inner(
         &self,
         p: &Principal,
         code: &TenantCode,
@@ -325,6 +412,7 @@ impl Vault {
         (field, equals): (&FieldName, &Value),
         page: PageRequest<'_>,
         purpose: Option<&Purpose>,
+        a: &mut Audit,
     ) -> Result<ListPage, CoreError> {
         let (ctx, schema) = self.read_ctx(p, code, collection, purpose).await?;
         let norm = zeroize::Zeroizing::new(schema.search_key(field, equals)?);
@@ -335,7 +423,7 @@ impl Vault {
             macs.push((v, tk.blind.compute(collection.as_str(), field.as_str(), &norm).0));
         }
         let filter = RecordFilter::Index(collection.clone(), field.clone(), macs);
-        self.page(&ctx, code, &filter, page).await
+        self.page(&ctx, code, &filter, page, a).await
     }
 
     async fn page(
@@ -344,6 +432,7 @@ impl Vault {
         code: &TenantCode,
         filter: &RecordFilter,
         page: PageRequest<'_>,
+        a: &mut Audit,
     ) -> Result<ListPage, CoreError> {
         let limit = check_limit(page.limit)?;
         let after = parse_cursor(page.cursor)?;
@@ -354,6 +443,9 @@ impl Vault {
             records.push(self.open_record(&ctx.keys, row).await?);
         }
         let next = if more { records.last().map(|r| r.id.as_str().to_owned()) } else { None };
+        // One entry for the page, counting the records it returns: bulk reads show up.
+        a.set_count(records.len());
+        self.record_read(a).await?;
         Ok(ListPage { records, next })
     }
 

@@ -95,7 +95,9 @@ impl Vault {
             }
             moved += ops.len();
             if !ops.is_empty() {
-                self.store.apply(ops).await?;
+                let mut a = self.audit_system("tenant.key-rewrap").tenant(code);
+                a.set_count(ops.len());
+                self.apply_audited(ops, &a).await?;
             }
         }
         Ok(moved)

@@ -2,9 +2,10 @@
 //! successful unseal and the next seal.
 
 use super::Vault;
+use super::audit::Caller;
+use crate::audit::RequestMeta;
 use crate::error::CoreError;
 use crate::keyring::{Keyring, lock, write};
-use crate::policy::Principal;
 use crate::store::{OperatorRow, WriteOp};
 use custos_crypto::{InitId, RootKey, Secret, Share, combine_shares, new_token, split_root_key};
 
@@ -126,7 +127,28 @@ impl Vault {
 
     /// Offer one share. At the threshold, the shares are combined and checked; a wrong
     /// combination clears the progress so a bad share cannot block unsealing forever.
-    pub async fn unseal(&self, share_text: &str) -> Result<SealStatus, CoreError> {
+    pub async fn unseal(&self, share_text: &str, meta: &RequestMeta) -> Result<SealStatus, CoreError> {
+        let was_sealed = self.is_sealed();
+        let r = self.unseal_inner(share_text).await;
+        let action = match &r {
+            Ok(st) if was_sealed && !st.sealed => "sys.unseal",
+            _ => "sys.unseal-share",
+        };
+        let a = self.audit_anonymous(meta, action);
+        if let Ok(st) = &r {
+            // Fail closed: an unseal that cannot be recorded does not stand.
+            if let Err(e) = self.record_read(&a).await {
+                if was_sealed && !st.sealed {
+                    self.seal_now();
+                }
+                return Err(e);
+            }
+            return r;
+        }
+        self.settle(a, r).await
+    }
+
+    async fn unseal_inner(&self, share_text: &str) -> Result<SealStatus, CoreError> {
         let threshold = self.threshold().await?;
         if !self.is_sealed() {
             return Ok(SealStatus { sealed: false, progress: 0, threshold });
@@ -162,10 +184,18 @@ impl Vault {
     }
 
     /// Drop every key from memory (operator only).
-    pub fn seal(&self, p: &Principal) -> Result<(), CoreError> {
-        p.require_operator()?;
-        self.seal_now();
-        Ok(())
+    pub async fn seal(&self, c: &Caller) -> Result<(), CoreError> {
+        let a = self.audit(c, "sys.seal");
+        let r = c.principal.require_operator();
+        if r.is_ok() {
+            self.seal_now();
+            // Sealing always happens; its record follows (a failure to record is logged).
+            if let Err(e) = self.record_read(&a).await {
+                tracing::error!(error = %e, "could not record the seal in the audit trail");
+            }
+            return Ok(());
+        }
+        self.settle(a, r).await
     }
 
     /// Drop every key from memory (shutdown, CLI).

@@ -2,6 +2,7 @@
 //! rotation (a new version for new writes; the rewrap job moves old data forward).
 
 use super::Vault;
+use super::audit::{Audit, Caller};
 use crate::error::CoreError;
 use crate::ids::{TenantCode, ZoneName};
 use crate::policy::{Action, Principal};
@@ -21,7 +22,19 @@ pub struct TenantView {
 
 impl Vault {
     /// Create a tenant with key version 1 (operator only).
-    pub async fn create_tenant(&self, p: &Principal, code: TenantCode, name: &str) -> Result<TenantView, CoreError> {
+    pub async fn create_tenant(&self, c: &Caller, code: TenantCode, name: &str) -> Result<TenantView, CoreError> {
+        let a = self.audit(c, "tenant.create").tenant(&code);
+        let r = self.create_tenant_inner(&c.principal, code, name, &a).await;
+        self.settle(a, r).await
+    }
+
+    async fn create_tenant_inner(
+        &self,
+        p: &Principal,
+        code: TenantCode,
+        name: &str,
+        a: &Audit,
+    ) -> Result<TenantView, CoreError> {
         let keys = self.keys()?;
         p.require_operator()?;
         let name = name.trim();
@@ -39,7 +52,7 @@ impl Vault {
             created_at: now,
         };
         let key_row = TenantKeyRow { tenant: code.clone(), version: 1, wrapped: wrapped.0, created_at: now };
-        match self.store.apply(vec![WriteOp::InsertTenant(row), WriteOp::InsertTenantKey(key_row)]).await {
+        match self.apply_audited(vec![WriteOp::InsertTenant(row), WriteOp::InsertTenantKey(key_row)], a).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 return Err(CoreError::Conflict("a tenant with this code exists".into()));
@@ -51,16 +64,28 @@ impl Vault {
     }
 
     /// A tenant (operator, or the tenant's own principals).
-    pub async fn get_tenant(&self, p: &Principal, code: &TenantCode) -> Result<TenantView, CoreError> {
-        if p.require_operator().is_err() {
-            p.authorize(code, Action::ReadSchema)?;
+    pub async fn get_tenant(&self, c: &Caller, code: &TenantCode) -> Result<TenantView, CoreError> {
+        let a = self.audit(c, "tenant.read").tenant(code);
+        let r = async {
+            if c.principal.require_operator().is_err() {
+                c.principal.authorize(code, Action::ReadSchema)?;
+            }
+            let t = self.tenant_row(code).await?;
+            self.record_read(&a).await?;
+            Ok(TenantView { code: t.code, zone: t.zone, key_version: t.key_version })
         }
-        let t = self.tenant_row(code).await?;
-        Ok(TenantView { code: t.code, zone: t.zone, key_version: t.key_version })
+        .await;
+        self.settle(a, r).await
     }
 
     /// Add a tenant key version; new writes use it at once.
-    pub async fn rotate_tenant_key(&self, p: &Principal, code: &TenantCode) -> Result<u32, CoreError> {
+    pub async fn rotate_tenant_key(&self, c: &Caller, code: &TenantCode) -> Result<u32, CoreError> {
+        let a = self.audit(c, "tenant.key-rotate").tenant(code);
+        let r = self.rotate_inner(&c.principal, code, &a).await;
+        self.settle(a, r).await
+    }
+
+    async fn rotate_inner(&self, p: &Principal, code: &TenantCode, a: &Audit) -> Result<u32, CoreError> {
         let ctx = self.ctx(p, code, Action::RotateKeys).await?;
         // Read the current version from the store, not the cache: rotation must not race.
         let current = self.store.get_tenant(code).await?.ok_or(CoreError::NotFound("tenant"))?.key_version;
@@ -69,7 +94,7 @@ impl Vault {
         let wrapped = ctx.keys.root().wrap_tenant_key(&key, self.zone.as_str(), code.as_str())?;
         let row =
             TenantKeyRow { tenant: code.clone(), version: next, wrapped: wrapped.0, created_at: self.clock.now() };
-        match self.store.apply(vec![WriteOp::InsertTenantKey(row)]).await {
+        match self.apply_audited(vec![WriteOp::InsertTenantKey(row)], a).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
                 return Err(CoreError::Conflict("a concurrent rotation won; retry".into()));

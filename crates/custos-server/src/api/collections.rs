@@ -18,14 +18,13 @@ use custos_core::schema::CollectionSchema;
                (status = 409, body = Problem)))]
 pub(crate) async fn put_collection(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath((code, name)): ApiPath<(String, String)>,
     ApiJson(schema): ApiJson<CollectionSchema>,
 ) -> Result<(StatusCode, Json<CollectionSchema>), Problem> {
     let code = TenantCode::parse(&code)?;
     let name = CollectionName::parse(&name)?;
-    let created = s.vault.put_collection(&p, &code, &name, schema).await?;
-    let stored = s.vault.get_collection(&p, &code, &name).await?;
+    let (created, stored) = s.vault.put_collection(&c, &code, &name, schema).await?;
     Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(stored)))
 }
 
@@ -35,10 +34,10 @@ pub(crate) async fn put_collection(
     responses((status = 200, body = CollectionSchema), (status = 404, body = Problem)))]
 pub(crate) async fn get_collection(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath((code, name)): ApiPath<(String, String)>,
 ) -> Result<Json<CollectionSchema>, Problem> {
     let code = TenantCode::parse(&code)?;
     let name = CollectionName::parse(&name)?;
-    Ok(Json(s.vault.get_collection(&p, &code, &name).await?))
+    Ok(Json(s.vault.get_collection(&c, &code, &name).await?))
 }

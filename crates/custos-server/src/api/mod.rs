@@ -91,10 +91,23 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(request_id))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             Problem::internal().into_response()
         }))
+}
+
+/// Give every request a random id: in its audit entries, its extensions and the
+/// `Custos-Request-Id` response header.
+async fn request_id(mut req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let id = custos_crypto::random_hex(8).unwrap_or_default();
+    req.extensions_mut().insert(crate::extract::RequestId(id.clone()));
+    let mut resp = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("custos-request-id", v);
+    }
+    resp
 }
 
 async fn security_headers(mut resp: Response) -> Response {

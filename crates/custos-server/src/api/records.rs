@@ -86,13 +86,13 @@ fn parse_tc(code: &str, name: &str) -> Result<(TenantCode, CollectionName), Prob
     responses((status = 201, body = RecordRef), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub(crate) async fn create_record(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath((code, name)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<CreateRecord>,
 ) -> Result<(StatusCode, HeaderMap, Json<RecordRef>), Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let subject = req.subject.as_deref().map(Pseudonym::parse).transpose()?;
-    let (id, version) = s.vault.create_record(&p, &code, &name, subject, req.fields).await?;
+    let (id, version) = s.vault.create_record(&c, &code, &name, subject, req.fields).await?;
     let mut h = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/tenants/{code}/collections/{name}/records/{id}")) {
         h.insert(header::LOCATION, v);
@@ -120,7 +120,7 @@ pub(crate) struct ListQuery {
     responses((status = 200, body = RecordPage), (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub(crate) async fn list_records(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     PurposeHeader(purpose): PurposeHeader,
     ApiPath((code, name)): ApiPath<(String, String)>,
     ApiQuery(q): ApiQuery<ListQuery>,
@@ -130,7 +130,7 @@ pub(crate) async fn list_records(
     let page = s
         .vault
         .list_records(
-            &p,
+            &c,
             &code,
             &name,
             subject,
@@ -148,13 +148,13 @@ pub(crate) async fn list_records(
     responses((status = 200, body = RecordOut), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub(crate) async fn get_record(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     PurposeHeader(purpose): PurposeHeader,
     ApiPath((code, name, id)): ApiPath<(String, String, String)>,
 ) -> Result<Json<RecordOut>, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let id = RecordId::parse(&id)?;
-    Ok(Json(s.vault.get_record(&p, &code, &name, &id, purpose.as_ref()).await?.into()))
+    Ok(Json(s.vault.get_record(&c, &code, &name, &id, purpose.as_ref()).await?.into()))
 }
 
 /// A change to some fields.
@@ -177,13 +177,13 @@ pub(crate) struct PatchRecord {
     responses((status = 200, body = RecordRef), (status = 400, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub(crate) async fn patch_record(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath((code, name, id)): ApiPath<(String, String, String)>,
     ApiJson(req): ApiJson<PatchRecord>,
 ) -> Result<Json<RecordRef>, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let id = RecordId::parse(&id)?;
-    let version = s.vault.update_record(&p, &code, &name, &id, req.fields, req.version).await?;
+    let version = s.vault.update_record(&c, &code, &name, &id, req.fields, req.version).await?;
     Ok(Json(RecordRef { id: id.to_string(), version }))
 }
 
@@ -194,12 +194,12 @@ pub(crate) async fn patch_record(
     responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub(crate) async fn delete_record(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath((code, name, id)): ApiPath<(String, String, String)>,
 ) -> Result<StatusCode, Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let id = RecordId::parse(&id)?;
-    s.vault.delete_record(&p, &code, &name, &id).await?;
+    s.vault.delete_record(&c, &code, &name, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -228,7 +228,7 @@ pub(crate) struct SearchRequest {
     responses((status = 200, body = RecordPage), (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub(crate) async fn search_records(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     PurposeHeader(purpose): PurposeHeader,
     ApiPath((code, name)): ApiPath<(String, String)>,
     ApiJson(req): ApiJson<SearchRequest>,
@@ -238,7 +238,7 @@ pub(crate) async fn search_records(
     let page = s
         .vault
         .search_records(
-            &p,
+            &c,
             &code,
             &name,
             (&field, &req.equals),

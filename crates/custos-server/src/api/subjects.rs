@@ -30,12 +30,12 @@ pub(crate) struct SubjectOut {
     responses((status = 201, body = SubjectOut), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub(crate) async fn create_subject(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath(code): ApiPath<String>,
     ApiJson(_body): ApiJson<CreateSubject>,
 ) -> Result<(StatusCode, Json<SubjectOut>), Problem> {
     let code = TenantCode::parse(&code)?;
-    let id = s.vault.create_subject(&p, &code).await?;
+    let id = s.vault.create_subject(&c, &code).await?;
     Ok((StatusCode::CREATED, Json(SubjectOut { id: id.to_string(), created_at: None })))
 }
 
@@ -45,11 +45,11 @@ pub(crate) async fn create_subject(
     responses((status = 200, body = SubjectOut), (status = 404, body = Problem)))]
 pub(crate) async fn get_subject(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath((code, id)): ApiPath<(String, String)>,
 ) -> Result<Json<SubjectOut>, Problem> {
     let code = TenantCode::parse(&code)?;
     let id = Pseudonym::parse(&id)?;
-    let created = s.vault.get_subject(&p, &code, &id).await?;
+    let created = s.vault.get_subject(&c, &code, &id).await?;
     Ok(Json(SubjectOut { id: id.to_string(), created_at: Some(created.to_rfc3339()) }))
 }

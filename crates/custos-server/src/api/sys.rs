@@ -1,6 +1,6 @@
 //! `sys` endpoints: health, unseal and seal.
 
-use crate::extract::{AnyAuth, ApiJson};
+use crate::extract::{AnyAuth, ApiJson, Meta};
 use crate::problem::Problem;
 use crate::state::AppState;
 use axum::Json;
@@ -65,16 +65,17 @@ pub(crate) struct UnsealStatus {
     responses((status = 200, body = UnsealStatus), (status = 400, body = Problem)))]
 pub(crate) async fn unseal(
     State(s): State<AppState>,
+    Meta(meta): Meta,
     ApiJson(req): ApiJson<UnsealRequest>,
 ) -> Result<Json<UnsealStatus>, Problem> {
-    let st = s.vault.unseal(&req.share).await?;
+    let st = s.vault.unseal(&req.share, &meta).await?;
     Ok(Json(UnsealStatus { sealed: st.sealed, progress: st.progress, threshold: st.threshold }))
 }
 
 /// Drop every key from memory (operator token).
 #[utoipa::path(post, path = "/v1/sys/seal", tag = "sys", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub(crate) async fn seal(State(s): State<AppState>, AnyAuth(p): AnyAuth) -> Result<StatusCode, Problem> {
-    s.vault.seal(&p)?;
+pub(crate) async fn seal(State(s): State<AppState>, AnyAuth(c): AnyAuth) -> Result<StatusCode, Problem> {
+    s.vault.seal(&c).await?;
     Ok(StatusCode::NO_CONTENT)
 }

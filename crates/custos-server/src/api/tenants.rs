@@ -42,11 +42,11 @@ impl From<TenantView> for TenantOut {
     responses((status = 201, body = TenantOut), (status = 400, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
 pub(crate) async fn create_tenant(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<TenantOut>), Problem> {
     let code = TenantCode::parse_strict(&req.code)?;
-    let t = s.vault.create_tenant(&p, code, &req.name).await?;
+    let t = s.vault.create_tenant(&c, code, &req.name).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
 
@@ -56,11 +56,11 @@ pub(crate) async fn create_tenant(
     responses((status = 200, body = TenantOut), (status = 404, body = Problem)))]
 pub(crate) async fn get_tenant(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<TenantOut>, Problem> {
     let code = TenantCode::parse(&code)?;
-    Ok(Json(s.vault.get_tenant(&p, &code).await?.into()))
+    Ok(Json(s.vault.get_tenant(&c, &code).await?.into()))
 }
 
 /// The new key version.
@@ -76,11 +76,11 @@ pub(crate) struct Rotated {
     responses((status = 200, body = Rotated), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub(crate) async fn rotate(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath(code): ApiPath<String>,
 ) -> Result<Json<Rotated>, Problem> {
     let code = TenantCode::parse(&code)?;
-    Ok(Json(Rotated { key_version: s.vault.rotate_tenant_key(&p, &code).await? }))
+    Ok(Json(Rotated { key_version: s.vault.rotate_tenant_key(&c, &code).await? }))
 }
 
 /// A new API key.
@@ -123,14 +123,14 @@ impl Serialize for KeyText {
     responses((status = 201, body = ApiKeyOut), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub(crate) async fn create_api_key(
     State(s): State<AppState>,
-    Auth(p): Auth,
+    Auth(c): Auth,
     ApiPath(code): ApiPath<String>,
     ApiJson(req): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<ApiKeyOut>), Problem> {
     let code = TenantCode::parse(&code)?;
     let k = s
         .vault
-        .create_api_key(&p, &code, NewApiKey { name: req.name, role: req.role, expires_in_days: req.expires_in_days })
+        .create_api_key(&c, &code, NewApiKey { name: req.name, role: req.role, expires_in_days: req.expires_in_days })
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -2,9 +2,10 @@
 //! preconditions (unique codes, expected versions, rows still unchanged).
 
 use super::backend;
+use custos_core::audit::{AuditEntry, GENESIS, chain_hash};
 use custos_core::ids::{CollectionName, RecordId, TenantCode};
 use custos_core::store::{FieldKey, FieldRow, IndexRow, StoreError, WriteOp};
-use rusqlite::{Connection, ErrorCode, params};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 fn key_col(k: FieldKey) -> i64 {
     match k {
@@ -59,6 +60,50 @@ fn record_exists(
         .map_err(backend)
 }
 
+/// Append to the chain: next sequence number and hash, from the last row of this
+/// transaction's view (so a rolled-back savepoint leaves no gap).
+fn append_audit(conn: &Connection, e: &AuditEntry) -> Result<(), StoreError> {
+    let last: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .map_err(backend)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)?;
+    let (seq, prev) = match last {
+        None => (1, GENESIS),
+        Some((s, h)) => (s + 1, h.try_into().map_err(|_| StoreError::Backend("audit chain head is corrupt".into()))?),
+    };
+    let hash = chain_hash(&prev, seq, e);
+    conn.prepare_cached(
+        "INSERT INTO audit_log (seq, time, zone, tenant, principal_kind, principal_id, action, collection, record_id, \
+         subject, purpose, outcome, reason, client, request_id, count, prev_hash, hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )
+    .map_err(backend)?
+    .execute(params![
+        seq,
+        e.time.0,
+        e.zone.as_str(),
+        e.tenant.as_ref().map(|t| t.as_str()),
+        e.principal_kind.as_str(),
+        e.principal_id,
+        e.action,
+        e.collection.as_ref().map(|c| c.as_str()),
+        e.record.as_ref().map(|r| r.as_str()),
+        e.subject.as_ref().map(|s| s.as_str()),
+        e.purpose.as_ref().map(|p| p.as_str()),
+        e.outcome.as_str(),
+        e.reason,
+        e.client,
+        e.request_id,
+        e.count,
+        &prev[..],
+        &hash[..],
+    ])
+    .map_err(backend)?;
+    Ok(())
+}
+
 /// Apply every op, or fail (the caller rolls back to the set's savepoint).
 pub(crate) fn apply_ops(conn: &Connection, ops: &[WriteOp]) -> Result<(), StoreError> {
     for op in ops {
@@ -69,6 +114,7 @@ pub(crate) fn apply_ops(conn: &Connection, ops: &[WriteOp]) -> Result<(), StoreE
 
 fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
     match op {
+        WriteOp::Audit(e) => append_audit(conn, e)?,
         WriteOp::PutMeta(k, v) => {
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -45,6 +45,16 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX blind_index_lookup ON blind_index (tenant, collection, field, mac, record_id);
     CREATE INDEX blind_index_by_version ON blind_index (tenant, version);
     "#,
+    // 2: audit trail (hash chain per zone)
+    r#"
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY, time INTEGER NOT NULL, zone TEXT NOT NULL, tenant TEXT,
+        principal_kind TEXT NOT NULL, principal_id TEXT NOT NULL, action TEXT NOT NULL,
+        collection TEXT, record_id TEXT, subject TEXT, purpose TEXT, outcome TEXT NOT NULL,
+        reason TEXT, client TEXT, request_id TEXT NOT NULL, count INTEGER NOT NULL,
+        prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
+    CREATE INDEX audit_by_tenant ON audit_log (tenant, seq);
+    "#,
 ];
 
 /// Bring the database to the newest schema, one transaction per migration.

@@ -8,6 +8,7 @@ mod read;
 mod writer;
 
 use async_trait::async_trait;
+use custos_core::audit::ChainedEntry;
 use custos_core::ids::{CollectionName, Pseudonym, RecordId, TenantCode};
 use custos_core::store::{
     ApiKeyRow, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError, SubjectRow,
@@ -186,6 +187,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<RecordRow>, StoreError> {
         let (tenant, filter, after) = (tenant.clone(), filter.clone(), after.cloned());
         self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit)).await
+    }
+
+    async fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError> {
+        self.read(move |c| read::audit_after(c, after, limit)).await
     }
 
     async fn subjects_below(

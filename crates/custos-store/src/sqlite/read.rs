@@ -2,8 +2,9 @@
 //! that does not parse is reported as a backend fault, never passed on.
 
 use super::backend;
+use custos_core::audit::{AuditEntry, ChainedEntry, Outcome, PrincipalKind};
 use custos_core::clock::Timestamp;
-use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
+use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, Purpose, RecordId, TenantCode, ZoneName};
 use custos_core::policy::Role;
 use custos_core::store::{
     ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta, RecordRow,
@@ -317,6 +318,54 @@ pub(crate) fn records_below(
             });
         }
         out.push((rec, index));
+    }
+    Ok(out)
+}
+
+fn opt<T>(
+    v: Option<String>,
+    parse: fn(&str) -> Result<T, custos_core::CoreError>,
+    what: &str,
+) -> Result<Option<T>, StoreError> {
+    v.map(|s| parse(&s).map_err(|_| corrupt(what))).transpose()
+}
+
+pub(crate) fn audit_after(c: &Connection, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError> {
+    let mut st = c
+        .prepare_cached(
+            "SELECT seq, time, zone, tenant, principal_kind, principal_id, action, collection, record_id, subject, \
+             purpose, outcome, reason, client, request_id, count, prev_hash, hash \
+             FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )
+        .map_err(backend)?;
+    let mut rows = st.query(params![after, limit]).map_err(backend)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(backend)? {
+        let g = |i: usize| -> Result<Option<String>, StoreError> { r.get(i).map_err(backend) };
+        let s = |i: usize| -> Result<String, StoreError> { r.get(i).map_err(backend) };
+        let entry = AuditEntry {
+            time: Timestamp(r.get(1).map_err(backend)?),
+            zone: ZoneName::parse(&s(2)?).map_err(|_| corrupt("zone"))?,
+            tenant: opt(g(3)?, TenantCode::parse, "tenant")?,
+            principal_kind: PrincipalKind::parse(&s(4)?).ok_or_else(|| corrupt("principal kind"))?,
+            principal_id: s(5)?,
+            action: s(6)?,
+            collection: opt(g(7)?, CollectionName::parse, "collection")?,
+            record: opt(g(8)?, RecordId::parse, "record id")?,
+            subject: opt(g(9)?, Pseudonym::parse, "pseudonym")?,
+            purpose: opt(g(10)?, Purpose::parse, "purpose")?,
+            outcome: Outcome::parse(&s(11)?).ok_or_else(|| corrupt("outcome"))?,
+            reason: g(12)?,
+            client: g(13)?,
+            request_id: s(14)?,
+            count: r.get(15).map_err(backend)?,
+        };
+        out.push(ChainedEntry {
+            seq: r.get(0).map_err(backend)?,
+            entry,
+            prev_hash: hash32(r.get(16).map_err(backend)?)?,
+            hash: hash32(r.get(17).map_err(backend)?)?,
+        });
     }
     Ok(out)
 }

@@ -5,9 +5,11 @@
 use crate::{config, datadir};
 use anyhow::{Context, Result, bail};
 use custos_core::Vault;
+use custos_core::audit::RequestMeta;
 use custos_core::ids::{CollectionName, TenantCode};
-use custos_core::policy::{Principal, Role};
+use custos_core::policy::Role;
 use custos_core::schema::CollectionSchema;
+use custos_core::service::Caller;
 use custos_core::service::{InitParams, Mode, NewApiKey};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -62,7 +64,7 @@ const FAMILY: [&str; 12] =
 const SCHOOLS: [&str; 3] = ["Fjellvik upper secondary", "Nordlys school", "Havbris college"];
 
 /// Seed synthetic people (only when the candidates collection is empty).
-async fn seed_people(vault: &Vault, admin: &Principal, code: &TenantCode) -> Result<()> {
+async fn seed_people(vault: &Vault, admin: &Caller, code: &TenantCode) -> Result<()> {
     let candidates = CollectionName::parse("candidates")?;
     let responses = CollectionName::parse("responses")?;
     let purpose = custos_core::ids::Purpose::parse("grading")?;
@@ -131,18 +133,20 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
 
     let creds_path = datadir::demo_credentials(dir);
     let previous: Option<Credentials> = std::fs::read(&creds_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
+    let local = RequestMeta { request_id: "demo-setup".into(), client: None };
     let operator_token = match (operator_token, &previous) {
         (Some(t), _) => t,
         (None, Some(p)) => p.operator_token.clone(),
         (None, None) => bail!("{} has no demo credentials; remove the directory and run the demo again", dir.display()),
     };
-    let operator = vault.authenticate(&operator_token).await.context("the demo operator token is no longer valid")?;
+    let operator =
+        vault.authenticate(&operator_token, &local).await.context("the demo operator token is no longer valid")?;
     let code = TenantCode::parse(TENANT)?;
     if vault.store().get_tenant(&code).await?.is_none() {
         vault.create_tenant(&operator, code.clone(), "Demo Academy").await?;
     }
     let api_key = match &previous {
-        Some(p) if vault.authenticate(&p.api_key).await.is_ok() => p.api_key.clone(),
+        Some(p) if vault.authenticate(&p.api_key, &local).await.is_ok() => p.api_key.clone(),
         _ => {
             let k = vault
                 .create_api_key(
@@ -154,7 +158,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
             k.key.expose().clone()
         }
     };
-    let admin = vault.authenticate(&api_key).await?;
+    let admin = vault.authenticate(&api_key, &local).await?;
     vault.put_collection(&admin, &code, &CollectionName::parse("candidates")?, candidates_schema()?).await?;
     vault.put_collection(&admin, &code, &CollectionName::parse("responses")?, responses_schema()?).await?;
     seed_people(&vault, &admin, &code).await?;

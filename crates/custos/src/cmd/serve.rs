@@ -20,7 +20,8 @@ pub const DEV_WARNING: &str = "\n\
 /// Unseal a development vault from its share file.
 pub async fn dev_unseal(vault: &Vault, dir: &Path) -> Result<()> {
     let share = std::fs::read_to_string(datadir::dev_share(dir)).context("reading the development unseal share")?;
-    let st = vault.unseal(share.trim()).await?;
+    let meta = custos_core::audit::RequestMeta { request_id: "dev-auto-unseal".into(), client: None };
+    let st = vault.unseal(share.trim(), &meta).await?;
     if st.sealed {
         bail!("the development share did not unseal the vault");
     }
