@@ -4,7 +4,7 @@
 //! savepoint); reads are plain queries. Every backend passes the conformance suite in
 //! `custos-store`.
 
-use crate::audit::{AuditEntry, ChainedEntry};
+use crate::audit::{AuditEntry, ChainedEntry, Checkpoint};
 use crate::clock::Timestamp;
 use crate::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
 use crate::policy::Role;
@@ -193,6 +193,8 @@ pub enum WriteOp {
     /// Append an audit entry to the zone's chain: the store assigns the next sequence
     /// number and computes the hash inside the same transaction as the set's other ops.
     Audit(Box<AuditEntry>),
+    /// Record a signed checkpoint of the audit chain (conflict if one exists at its seq).
+    AuditCheckpoint(Checkpoint),
     /// Set a `sys` metadata value.
     PutMeta(String, Vec<u8>),
     /// Add an operator token.
@@ -328,6 +330,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         version: u32,
         limit: u32,
     ) -> Result<Vec<SubjectRow>, StoreError>;
+    /// The newest audit entry's sequence number and hash.
+    async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError>;
+    /// Every audit checkpoint, by sequence number.
+    async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
     /// Audit entries with sequence number greater than `after`, in order, at most `limit`.
     async fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError>;
     /// Records having a tenant-key field or an index entry below `version`.

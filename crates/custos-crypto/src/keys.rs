@@ -66,6 +66,10 @@ impl RootKey {
         &self.bytes
     }
 
+    pub(crate) fn derive_seed(&self, label: &str) -> Result<KeyBytes, CryptoError> {
+        derive(&self.bytes, label)
+    }
+
     /// A check value proving a combined key is the one created at init (HMAC of the
     /// init id under a derived key); stored at init, compared at unseal.
     pub fn check_value(&self, init_id: &str) -> Result<[u8; 32], CryptoError> {

@@ -14,6 +14,7 @@ mod keys;
 mod random;
 mod secret;
 mod shamir;
+mod signing;
 mod token;
 
 pub use aad::{FieldAad, KeyScope, SubjectKeyAad, TenantKeyAad};
@@ -24,6 +25,7 @@ pub use keys::{DataKey, KEY_LEN, RootKey, SubjectKey, TenantKey, WrappedKey};
 pub use random::{random_array, random_hex};
 pub use secret::Secret;
 pub use shamir::{InitId, Share, combine_shares, split_root_key};
+pub use signing::{AuditSigningKey, verify_signature};
 pub use token::{TokenHash, new_token};
 
 /// Whether the FIPS-validated module is in use (only with the `fips` feature).

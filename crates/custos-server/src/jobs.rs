@@ -24,3 +24,17 @@ pub fn spawn_rewrap(vault: Arc<Vault>) -> tokio::task::JoinHandle<()> {
         }
     })
 }
+
+/// Sign a checkpoint of the audit chain head every `every` while unsealed.
+pub fn spawn_checkpoints(vault: Arc<Vault>, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match vault.audit_checkpoint().await {
+                Ok(_) | Err(custos_core::CoreError::Sealed) => {}
+                Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
+            }
+        }
+    })
+}

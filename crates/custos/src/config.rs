@@ -21,6 +21,28 @@ pub struct RawConfig {
     pub server: RawServer,
     /// Storage.
     pub storage: RawStorage,
+    /// Audit trail.
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    /// Seconds between signed checkpoints of the chain head.
+    #[serde(default = "default_checkpoint")]
+    pub checkpoint_seconds: u64,
+}
+
+impl Default for RawAudit {
+    fn default() -> Self {
+        Self { checkpoint_seconds: default_checkpoint() }
+    }
+}
+
+fn default_checkpoint() -> u64 {
+    10
 }
 
 /// `[server]`
@@ -84,6 +106,8 @@ pub struct Config {
     pub db_path: PathBuf,
     /// Read connections.
     pub read_connections: usize,
+    /// Interval between signed audit checkpoints.
+    pub checkpoint_every: std::time::Duration,
 }
 
 impl RawConfig {
@@ -100,6 +124,7 @@ impl RawConfig {
                 max_body_bytes: default_body(),
             },
             storage: RawStorage { path: "zone.db".into(), read_connections: default_readers() },
+            audit: RawAudit::default(),
         }
     }
 
@@ -180,6 +205,9 @@ fn check(
     if !(1024..=64 << 20).contains(&max_body_bytes) {
         bail!("max_body_bytes must be between 1 KiB and 64 MiB");
     }
+    if !(1..=3600).contains(&raw.audit.checkpoint_seconds) {
+        bail!("audit.checkpoint_seconds must be between 1 and 3600");
+    }
     if raw.storage.read_connections == 0 || raw.storage.read_connections > 64 {
         bail!("storage.read_connections must be between 1 and 64");
     }
@@ -193,6 +221,7 @@ fn check(
         max_body_bytes,
         db_path: resolve(dir, &raw.storage.path),
         read_connections: raw.storage.read_connections,
+        checkpoint_every: std::time::Duration::from_secs(raw.audit.checkpoint_seconds),
     })
 }
 

@@ -71,6 +71,11 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
     /// Check a data directory's configuration and print the effective values.
     Config {
         #[command(subcommand)]
@@ -86,6 +91,23 @@ enum Command {
         /// Data directory for the floor's database.
         #[arg(long)]
         data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditAction {
+    /// Recompute the hash chain and check the signed checkpoints (offline).
+    Verify {
+        /// Data directory (or a restored backup).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Checkpoint public key (hex, from /v1/sys/audit/public-key); default: the one
+        /// recorded in the data directory.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -123,6 +145,9 @@ fn main() -> ExitCode {
             Command::Unseal { data_dir, url } => cmd::unseal::run(&data_dir, url).await,
             Command::Demo { data_dir, listen } => cmd::demo::run(&data_dir, listen).await,
             Command::Config { action: ConfigAction::Check { data_dir } } => cmd::config_check(&data_dir),
+            Command::Audit { action: AuditAction::Verify { data_dir, public_key, json } } => {
+                cmd::audit::verify(&data_dir, public_key, json).await
+            }
             Command::Openapi => cmd::print_openapi(),
             Command::Bench(args) => cmd::bench::run(args).await,
             Command::BenchFloor { data_dir } => cmd::bench::serve_floor(&data_dir).await,

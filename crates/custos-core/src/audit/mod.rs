@@ -4,7 +4,9 @@
 //! hashes inside the transaction that carries the data change.
 
 mod chain;
+mod checkpoint;
 mod entry;
 
 pub use chain::{ChainFault, GENESIS, canonical_bytes, chain_hash, verify_chain};
+pub use checkpoint::{Checkpoint, checkpoint_message};
 pub use entry::{AuditEntry, ChainedEntry, Outcome, PrincipalKind, RequestMeta};

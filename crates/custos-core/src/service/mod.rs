@@ -2,6 +2,7 @@
 //! it; it checks the principal, validates, seals and opens, and writes through the store.
 
 mod audit;
+mod audit_trail;
 mod auth;
 mod collections;
 mod records;
@@ -10,6 +11,7 @@ mod seal;
 mod tenants;
 
 pub use audit::Caller;
+pub use audit_trail::{AuditFault, AuditReport};
 pub use auth::{ApiKeyCreated, DEFAULT_KEY_DAYS, MAX_KEY_DAYS, NewApiKey};
 pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, PageRequest, RecordView};
 pub use seal::{InitOutput, InitParams, Mode, SealStatus};

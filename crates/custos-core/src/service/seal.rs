@@ -161,21 +161,27 @@ impl Vault {
         if share.init() != &init {
             return Err(CoreError::Unseal("share belongs to another initialisation".into()));
         }
-        let mut pending = lock(&self.pending_shares);
-        if !pending.iter().any(|s| s.index() == share.index()) {
-            pending.push(share);
-        }
-        let progress = u8::try_from(pending.len()).unwrap_or(u8::MAX);
-        if progress < threshold {
-            return Ok(SealStatus { sealed: true, progress, threshold });
-        }
-        let result = combine_shares(&pending, &init, threshold, &check);
-        pending.clear();
-        drop(pending);
+        // The guard lives in this block only: no lock is held across an await.
+        let result = {
+            let mut pending = lock(&self.pending_shares);
+            if !pending.iter().any(|s| s.index() == share.index()) {
+                pending.push(share);
+            }
+            let progress = u8::try_from(pending.len()).unwrap_or(u8::MAX);
+            if progress < threshold {
+                return Ok(SealStatus { sealed: true, progress, threshold });
+            }
+            let result = combine_shares(&pending, &init, threshold, &check);
+            pending.clear();
+            result
+        };
         match result {
             Ok(root) => {
                 *write(&self.keyring) = Some(std::sync::Arc::new(Keyring::new(root, self.zone.clone())));
                 self.rewrap_wanted.notify_one();
+                if let Err(e) = self.publish_audit_key().await {
+                    tracing::error!(error = %e, "could not record the audit checkpoint public key");
+                }
                 tracing::warn!(target: "custos::audit", "vault unsealed: root key in memory");
                 Ok(SealStatus { sealed: false, progress: 0, threshold })
             }

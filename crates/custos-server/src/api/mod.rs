@@ -1,6 +1,7 @@
 //! The `/v1` router. Routes and the OpenAPI document come from the same annotations
 //! (`utoipa-axum`), so the published document cannot drift from what is served.
 
+mod audit;
 mod collections;
 mod records;
 mod subjects;
@@ -48,6 +49,8 @@ fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(sys::health))
         .routes(routes!(sys::unseal))
         .routes(routes!(sys::seal))
+        .routes(routes!(audit::public_key))
+        .routes(routes!(audit::verify))
         .routes(routes!(tenants::create_tenant))
         .routes(routes!(tenants::get_tenant))
         .routes(routes!(tenants::rotate))

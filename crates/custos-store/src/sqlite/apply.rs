@@ -115,6 +115,13 @@ pub(crate) fn apply_ops(conn: &Connection, ops: &[WriteOp]) -> Result<(), StoreE
 fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
     match op {
         WriteOp::Audit(e) => append_audit(conn, e)?,
+        WriteOp::AuditCheckpoint(c) => {
+            conn.execute(
+                "INSERT INTO audit_checkpoints (seq, hash, time, signature) VALUES (?1, ?2, ?3, ?4)",
+                params![c.seq, &c.hash[..], c.time.0, &c.signature[..]],
+            )
+            .map_err(unique("audit checkpoint"))?;
+        }
         WriteOp::PutMeta(k, v) => {
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -54,6 +54,8 @@ const MIGRATIONS: &[&str] = &[
         reason TEXT, client TEXT, request_id TEXT NOT NULL, count INTEGER NOT NULL,
         prev_hash BLOB NOT NULL, hash BLOB NOT NULL);
     CREATE INDEX audit_by_tenant ON audit_log (tenant, seq);
+    CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, time INTEGER NOT NULL, signature BLOB NOT NULL);
     "#,
 ];
 

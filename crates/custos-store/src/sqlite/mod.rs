@@ -8,7 +8,7 @@ mod read;
 mod writer;
 
 use async_trait::async_trait;
-use custos_core::audit::ChainedEntry;
+use custos_core::audit::{ChainedEntry, Checkpoint};
 use custos_core::ids::{CollectionName, Pseudonym, RecordId, TenantCode};
 use custos_core::store::{
     ApiKeyRow, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError, SubjectRow,
@@ -187,6 +187,14 @@ impl Store for SqliteStore {
     ) -> Result<Vec<RecordRow>, StoreError> {
         let (tenant, filter, after) = (tenant.clone(), filter.clone(), after.cloned());
         self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit)).await
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+        self.point(read::audit_head)
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.read(read::audit_checkpoints).await
     }
 
     async fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError> {

@@ -2,7 +2,7 @@
 //! that does not parse is reported as a backend fault, never passed on.
 
 use super::backend;
-use custos_core::audit::{AuditEntry, ChainedEntry, Outcome, PrincipalKind};
+use custos_core::audit::{AuditEntry, ChainedEntry, Checkpoint, Outcome, PrincipalKind};
 use custos_core::clock::Timestamp;
 use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, Purpose, RecordId, TenantCode, ZoneName};
 use custos_core::policy::Role;
@@ -365,6 +365,37 @@ pub(crate) fn audit_after(c: &Connection, after: i64, limit: u32) -> Result<Vec<
             entry,
             prev_hash: hash32(r.get(16).map_err(backend)?)?,
             hash: hash32(r.get(17).map_err(backend)?)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn audit_head(c: &Connection) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+    let row: Option<(i64, Vec<u8>)> = c
+        .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+        .map_err(backend)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(backend)?;
+    row.map(|(s, h)| Ok((s, hash32(h)?))).transpose()
+}
+
+pub(crate) fn audit_checkpoints(c: &Connection) -> Result<Vec<Checkpoint>, StoreError> {
+    let mut st =
+        c.prepare_cached("SELECT seq, hash, time, signature FROM audit_checkpoints ORDER BY seq").map_err(backend)?;
+    let rows = st
+        .query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Vec<u8>>(3)?))
+        })
+        .map_err(backend)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, hash, time, sig) = row.map_err(backend)?;
+        out.push(Checkpoint {
+            seq,
+            hash: hash32(hash)?,
+            time: Timestamp(time),
+            signature: sig.try_into().map_err(|_| corrupt("checkpoint signature"))?,
         });
     }
     Ok(out)

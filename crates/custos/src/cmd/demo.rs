@@ -165,6 +165,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
 
     let running = super::serve::start(vault.clone(), &cfg)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
+    let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every);
     let url = super::serve::url(running.addr, true);
     let ca = std::fs::canonicalize(datadir::tls_dir(dir).join("ca.pem"))?;
     let creds = Credentials {

@@ -1,6 +1,7 @@
 //! The subcommands. Each opens what it needs from the checked configuration and calls
 //! the vault service; none touches the store behind the service's back.
 
+pub mod audit;
 pub mod bench;
 pub mod demo;
 pub mod init;

@@ -63,6 +63,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) ->
     }
     let running = start(vault.clone(), &cfg)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
+    let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every);
     println!("custos: listening on {}", url(running.addr, !cfg.insecure_http));
     if vault.is_sealed() {
         println!("custos: sealed; unseal with `custos unseal --data-dir {}`", dir.display());

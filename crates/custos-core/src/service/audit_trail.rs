@@ -1,0 +1,137 @@
+//! Operations on the trail itself: signing checkpoints of the chain head, publishing
+//! the checkpoint public key, and verifying the whole chain and its checkpoints.
+
+use super::Vault;
+use crate::audit::{Checkpoint, GENESIS, checkpoint_message, verify_chain};
+use crate::error::CoreError;
+use crate::store::WriteOp;
+use custos_crypto::{AuditSigningKey, verify_signature};
+
+const META_AUDIT_PUBLIC_KEY: &str = "audit_public_key";
+const BATCH: u32 = 2_000;
+
+/// The first problem `verify_audit` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditFault {
+    /// The first bad sequence number.
+    pub seq: i64,
+    /// Its kind: `edited-entry`, `missing-entry`, `out-of-order-entry`, `broken-link`,
+    /// `truncated`, `forged-checkpoint`, `checkpoint-mismatch`.
+    pub kind: &'static str,
+}
+
+/// Result of verifying a zone's trail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditReport {
+    /// Entries read.
+    pub entries: i64,
+    /// Sequence number up to which the chain verified.
+    pub verified_to: i64,
+    /// Checkpoints checked.
+    pub checkpoints: usize,
+    /// Newest checkpoint's sequence number.
+    pub last_checkpoint: Option<i64>,
+    /// The first fault, if any.
+    pub fault: Option<AuditFault>,
+}
+
+impl Vault {
+    pub(crate) async fn publish_audit_key(&self) -> Result<(), CoreError> {
+        let keys = self.keys()?;
+        let pk = AuditSigningKey::derive(keys.root())?.public_key();
+        if self.store.get_meta(META_AUDIT_PUBLIC_KEY).await?.as_deref() != Some(&pk[..]) {
+            self.store.apply(vec![WriteOp::PutMeta(META_AUDIT_PUBLIC_KEY.into(), pk.to_vec())]).await?;
+        }
+        Ok(())
+    }
+
+    /// The checkpoint public key, once the vault has been unsealed at least once.
+    pub async fn audit_public_key(&self) -> Result<Option<[u8; 32]>, CoreError> {
+        Ok(match self.store.get_meta(META_AUDIT_PUBLIC_KEY).await? {
+            Some(b) => Some(b.as_slice().try_into().map_err(|_| CoreError::Integrity)?),
+            None => None,
+        })
+    }
+
+    /// Sign the chain head if it moved since the last checkpoint. Returns the new
+    /// checkpoint's sequence number.
+    pub async fn audit_checkpoint(&self) -> Result<Option<i64>, CoreError> {
+        let keys = self.keys()?;
+        let Some((seq, hash)) = self.store.audit_head().await? else { return Ok(None) };
+        let last = self.store.audit_checkpoints().await?.last().map(|c| c.seq).unwrap_or(0);
+        if seq <= last {
+            return Ok(None);
+        }
+        let time = self.clock.now();
+        let signer = AuditSigningKey::derive(keys.root())?;
+        let signature = signer.sign(&checkpoint_message(&self.zone, seq, &hash, time));
+        self.store.apply(vec![WriteOp::AuditCheckpoint(Checkpoint { seq, hash, time, signature })]).await?;
+        Ok(Some(seq))
+    }
+
+    /// Recompute the chain and check every checkpoint against it and the public key
+    /// (given, or the one recorded at unseal). Works sealed: it needs no secret.
+    pub async fn verify_audit(&self, public_key: Option<[u8; 32]>) -> Result<AuditReport, CoreError> {
+        let pk = match public_key {
+            Some(pk) => Some(pk),
+            None => self.audit_public_key().await?,
+        };
+        let checkpoints = self.store.audit_checkpoints().await?;
+        let mut at_checkpoint = std::collections::HashMap::new();
+        let mut state = (0i64, GENESIS);
+        let mut entries = 0i64;
+        let mut fault: Option<AuditFault> = None;
+        loop {
+            let batch = self.store.audit_after(state.0, BATCH).await?;
+            if batch.is_empty() {
+                break;
+            }
+            entries += i64::try_from(batch.len()).unwrap_or(i64::MAX);
+            // Keep the stored hash at each checkpointed seq, as read, for comparison.
+            for e in &batch {
+                if checkpoints.iter().any(|c| c.seq == e.seq) {
+                    at_checkpoint.insert(e.seq, e.hash);
+                }
+            }
+            match verify_chain(state, &batch) {
+                Ok(next) => state = next,
+                Err(f) => {
+                    fault = Some(AuditFault { seq: f.seq(), kind: f.kind() });
+                    break;
+                }
+            }
+        }
+        let verified_to = match &fault {
+            Some(f) => f.seq - 1,
+            None => state.0,
+        };
+        for c in &checkpoints {
+            let bad = |kind| AuditFault { seq: c.seq, kind };
+            let problem = match &pk {
+                Some(pk)
+                    if !verify_signature(pk, &checkpoint_message(&self.zone, c.seq, &c.hash, c.time), &c.signature) =>
+                {
+                    Some(bad("forged-checkpoint"))
+                }
+                None => Some(bad("forged-checkpoint")),
+                _ if c.seq > state.0 && fault.is_none() => Some(AuditFault { seq: state.0 + 1, kind: "truncated" }),
+                _ => match at_checkpoint.get(&c.seq) {
+                    Some(h) if *h != c.hash => Some(bad("checkpoint-mismatch")),
+                    _ => None,
+                },
+            };
+            if let Some(p) = problem
+                && fault.as_ref().is_none_or(|f| p.seq < f.seq)
+            {
+                fault = Some(p);
+            }
+        }
+        Ok(AuditReport {
+            entries,
+            verified_to,
+            checkpoints: checkpoints.len(),
+            last_checkpoint: checkpoints.last().map(|c| c.seq),
+            fault,
+        })
+    }
+}
