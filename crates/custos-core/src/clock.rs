@@ -17,6 +17,12 @@ impl Timestamp {
         }
     }
 
+    /// Parse an RFC 3339 time.
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Timestamp)
+    }
+
     /// This time plus a number of days.
     pub fn plus_days(self, days: i64) -> Self {
         Self(self.0.saturating_add(days.saturating_mul(86_400_000)))

@@ -17,6 +17,8 @@ pub enum Role {
     Writer,
     /// Read records and schemas.
     Reader,
+    /// Read the tenant's audit trail, nothing else.
+    Auditor,
 }
 
 impl Role {
@@ -26,6 +28,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Writer => "writer",
             Role::Reader => "reader",
+            Role::Auditor => "auditor",
         }
     }
 
@@ -35,6 +38,7 @@ impl Role {
             "admin" => Some(Role::Admin),
             "writer" => Some(Role::Writer),
             "reader" => Some(Role::Reader),
+            "auditor" => Some(Role::Auditor),
             _ => None,
         }
     }
@@ -59,6 +63,8 @@ pub enum Action {
     WriteRecords,
     /// Read records (personal data additionally needs a purpose).
     ReadRecords,
+    /// Read the audit trail.
+    ReadAudit,
 }
 
 /// An authenticated caller.
@@ -117,6 +123,7 @@ fn role_allows(role: Role, action: Action) -> bool {
         Role::Admin => !matches!(action, ManageTenants),
         Role::Writer => matches!(action, ReadSchema | CreateSubject | WriteRecords | ReadRecords),
         Role::Reader => matches!(action, ReadSchema | ReadRecords),
+        Role::Auditor => matches!(action, ReadAudit),
     }
 }
 

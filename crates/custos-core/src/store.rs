@@ -4,7 +4,7 @@
 //! savepoint); reads are plain queries. Every backend passes the conformance suite in
 //! `custos-store`.
 
-use crate::audit::{AuditEntry, ChainedEntry, Checkpoint};
+use crate::audit::{AuditEntry, ChainedEntry, Checkpoint, Outcome};
 use crate::clock::Timestamp;
 use crate::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
 use crate::policy::Role;
@@ -176,6 +176,25 @@ pub struct RecordRow {
     pub fields: Vec<FieldRow>,
 }
 
+/// Which audit entries to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// One tenant's entries; `None` lists `sys` entries (no tenant).
+    pub tenant: Option<TenantCode>,
+    /// From this time (inclusive).
+    pub from: Option<Timestamp>,
+    /// Before this time (exclusive).
+    pub to: Option<Timestamp>,
+    /// Principal id.
+    pub principal: Option<String>,
+    /// Subject.
+    pub subject: Option<Pseudonym>,
+    /// Action.
+    pub action: Option<String>,
+    /// Outcome (`ok`, `denied`, `error`).
+    pub outcome: Option<Outcome>,
+}
+
 /// Which records to list.
 #[derive(Debug, Clone)]
 pub enum RecordFilter {
@@ -334,6 +353,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError>;
     /// Every audit checkpoint, by sequence number.
     async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+    /// Audit entries matching `filter` with sequence number greater than `after`.
+    async fn audit_query(&self, filter: &AuditFilter, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError>;
     /// Audit entries with sequence number greater than `after`, in order, at most `limit`.
     async fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError>;
     /// Records having a tenant-key field or an index entry below `version`.

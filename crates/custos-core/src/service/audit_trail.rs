@@ -1,9 +1,14 @@
 //! Operations on the trail itself: signing checkpoints of the chain head, publishing
 //! the checkpoint public key, and verifying the whole chain and its checkpoints.
 
+use super::PageRequest;
 use super::Vault;
-use crate::audit::{Checkpoint, GENESIS, checkpoint_message, verify_chain};
+use super::audit::Caller;
+use crate::audit::{ChainedEntry, Checkpoint, GENESIS, checkpoint_message, verify_chain};
 use crate::error::CoreError;
+use crate::ids::TenantCode;
+use crate::policy::Action;
+use crate::store::AuditFilter;
 use crate::store::WriteOp;
 use custos_crypto::{AuditSigningKey, verify_signature};
 
@@ -35,7 +40,65 @@ pub struct AuditReport {
     pub fault: Option<AuditFault>,
 }
 
+/// One page of audit entries.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    /// Entries, by sequence number.
+    pub entries: Vec<ChainedEntry>,
+    /// Cursor for the next page.
+    pub next: Option<String>,
+}
+
 impl Vault {
+    /// Query the trail: one tenant's entries (its admins and auditors, operators) or,
+    /// with no tenant, the `sys` entries (operators). The query is itself audited.
+    pub async fn query_audit(
+        &self,
+        c: &Caller,
+        tenant: Option<&TenantCode>,
+        filter: AuditFilter,
+        page: PageRequest<'_>,
+    ) -> Result<AuditPage, CoreError> {
+        let mut a = self.audit(c, "audit.read");
+        if let Some(t) = tenant {
+            a = a.tenant(t);
+        }
+        let r = async {
+            match tenant {
+                Some(t) => {
+                    if c.principal.require_operator().is_err() {
+                        c.principal.authorize(t, Action::ReadAudit)?;
+                    }
+                    self.tenant_row(t).await?;
+                }
+                None => c.principal.require_operator()?,
+            }
+            let limit = match page.limit {
+                None => 100,
+                Some(l) if (1..=1000).contains(&l) => l,
+                Some(_) => return Err(CoreError::invalid("limit", "between 1 and 1000")),
+            };
+            let after = match page.cursor {
+                None => 0,
+                Some(c) => c
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| *n >= 0)
+                    .ok_or(CoreError::invalid("cursor", "not a cursor from this API"))?,
+            };
+            let filter = AuditFilter { tenant: tenant.cloned(), ..filter };
+            let mut entries = self.store.audit_query(&filter, after, limit + 1).await?;
+            let more = entries.len() > limit as usize;
+            entries.truncate(limit as usize);
+            let next = if more { entries.last().map(|e| e.seq.to_string()) } else { None };
+            a.set_count(entries.len());
+            self.record_read(&a).await?;
+            Ok(AuditPage { entries, next })
+        }
+        .await;
+        self.settle(a, r).await
+    }
+
     pub(crate) async fn publish_audit_key(&self) -> Result<(), CoreError> {
         let keys = self.keys()?;
         let pk = AuditSigningKey::derive(keys.root())?.public_key();

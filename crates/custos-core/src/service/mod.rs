@@ -11,7 +11,7 @@ mod seal;
 mod tenants;
 
 pub use audit::Caller;
-pub use audit_trail::{AuditFault, AuditReport};
+pub use audit_trail::{AuditFault, AuditPage, AuditReport};
 pub use auth::{ApiKeyCreated, DEFAULT_KEY_DAYS, MAX_KEY_DAYS, NewApiKey};
 pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, PageRequest, RecordView};
 pub use seal::{InitOutput, InitParams, Mode, SealStatus};

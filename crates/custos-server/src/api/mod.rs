@@ -51,6 +51,8 @@ fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(sys::seal))
         .routes(routes!(audit::public_key))
         .routes(routes!(audit::verify))
+        .routes(routes!(audit::sys_audit))
+        .routes(routes!(audit::tenant_audit))
         .routes(routes!(tenants::create_tenant))
         .routes(routes!(tenants::get_tenant))
         .routes(routes!(tenants::rotate))

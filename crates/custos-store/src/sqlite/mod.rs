@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use custos_core::audit::{ChainedEntry, Checkpoint};
 use custos_core::ids::{CollectionName, Pseudonym, RecordId, TenantCode};
 use custos_core::store::{
-    ApiKeyRow, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError, SubjectRow,
-    TenantKeyRow, TenantRow, WriteOp,
+    ApiKeyRow, AuditFilter, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError,
+    SubjectRow, TenantKeyRow, TenantRow, WriteOp,
 };
 use custos_crypto::TokenHash;
 use rusqlite::Connection;
@@ -195,6 +195,11 @@ impl Store for SqliteStore {
 
     async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         self.read(read::audit_checkpoints).await
+    }
+
+    async fn audit_query(&self, filter: &AuditFilter, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError> {
+        let filter = filter.clone();
+        self.read(move |c| read::audit_query(c, &filter, after, limit)).await
     }
 
     async fn audit_after(&self, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError> {

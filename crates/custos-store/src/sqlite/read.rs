@@ -7,8 +7,8 @@ use custos_core::clock::Timestamp;
 use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, Purpose, RecordId, TenantCode, ZoneName};
 use custos_core::policy::Role;
 use custos_core::store::{
-    ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta, RecordRow,
-    StoreError, SubjectRow, TenantKeyRow, TenantRow,
+    ApiKeyRow, AuditFilter, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta,
+    RecordRow, StoreError, SubjectRow, TenantKeyRow, TenantRow,
 };
 use custos_crypto::{Sealed, TokenHash};
 use rusqlite::types::Value as SqlValue;
@@ -330,15 +330,59 @@ fn opt<T>(
     v.map(|s| parse(&s).map_err(|_| corrupt(what))).transpose()
 }
 
+const AUDIT_COLS: &str = "seq, time, zone, tenant, principal_kind, principal_id, action, collection, record_id, \
+     subject, purpose, outcome, reason, client, request_id, count, prev_hash, hash";
+
 pub(crate) fn audit_after(c: &Connection, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, StoreError> {
     let mut st = c
-        .prepare_cached(
-            "SELECT seq, time, zone, tenant, principal_kind, principal_id, action, collection, record_id, subject, \
-             purpose, outcome, reason, client, request_id, count, prev_hash, hash \
-             FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )
+        .prepare_cached(&format!("SELECT {AUDIT_COLS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"))
         .map_err(backend)?;
-    let mut rows = st.query(params![after, limit]).map_err(backend)?;
+    let params: [SqlValue; 2] = [after.into(), i64::from(limit).into()];
+    audit_rows(&mut st, &params)
+}
+
+pub(crate) fn audit_query(
+    c: &Connection,
+    f: &AuditFilter,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<ChainedEntry>, StoreError> {
+    let tenant_cond = if f.tenant.is_some() { "" } else { " AND tenant IS NULL" };
+    let mut sql = format!("SELECT {AUDIT_COLS} FROM audit_log WHERE seq > ?1{tenant_cond}");
+    let mut p: Vec<SqlValue> = vec![after.into()];
+    let mut cond = |col: &str, op: &str, v: SqlValue| {
+        p.push(v);
+        sql.push_str(&format!(" AND {col} {op} ?{}", p.len()));
+    };
+    if let Some(t) = &f.tenant {
+        cond("tenant", "=", t.as_str().to_owned().into());
+    }
+    if let Some(t) = f.from {
+        cond("time", ">=", t.0.into());
+    }
+    if let Some(t) = f.to {
+        cond("time", "<", t.0.into());
+    }
+    if let Some(v) = &f.principal {
+        cond("principal_id", "=", v.clone().into());
+    }
+    if let Some(v) = &f.subject {
+        cond("subject", "=", v.as_str().to_owned().into());
+    }
+    if let Some(v) = &f.action {
+        cond("action", "=", v.clone().into());
+    }
+    if let Some(v) = f.outcome {
+        cond("outcome", "=", v.as_str().to_owned().into());
+    }
+    p.push(i64::from(limit).into());
+    sql.push_str(&format!(" ORDER BY seq LIMIT ?{}", p.len()));
+    let mut st = c.prepare_cached(&sql).map_err(backend)?;
+    audit_rows(&mut st, &p)
+}
+
+fn audit_rows(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> Result<Vec<ChainedEntry>, StoreError> {
+    let mut rows = st.query(params_from_iter(params.iter())).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(backend)? {
         let g = |i: usize| -> Result<Option<String>, StoreError> { r.get(i).map_err(backend) };

@@ -48,6 +48,8 @@ async fn a_key_of_tenant_a_sees_nothing_of_tenant_b() {
             format!("{b}/collections/people/records/search"),
             Some(json!({"field": "email", "equals": b_email})),
         ),
+        (Method::GET, format!("{b}/audit"), None),
+        (Method::GET, format!("{b}/audit?subject={b_sub}"), None),
         // B's ids through A's own paths
         (Method::GET, format!("{a}/subjects/{b_sub}"), None),
         (Method::GET, format!("{a}/collections/people/records/{b_rec}"), None),
