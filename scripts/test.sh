@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh clone. Installs what the tests need when it is
 # missing (as root on Debian: openssl for the TLS probe, curl for the README quick
-# start, cmake and Go for the FIPS build), then: format, lints, the FIPS build, and
-# every test of the workspace.
+# start, cmake and Go for the FIPS build, rsyslog with its OpenSSL driver as the syslog
+# receiver of the audit export tests), then: format, lints, the FIPS build, and every
+# test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,8 @@ need openssl || missing+=(openssl)
 need curl || missing+=(curl)
 need cmake || missing+=(cmake)
 need go || missing+=(golang-go)
+[ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
+ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing+=(rsyslog-openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && need apt-get; then
     echo "installing: ${missing[*]}"

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+pub mod export;
 mod extract;
 pub mod floor;
 pub mod jobs;

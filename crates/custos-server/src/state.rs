@@ -10,4 +10,6 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     /// Whether the server speaks TLS (reported in health).
     pub tls: bool,
+    /// Audit exporters' status (health, metrics).
+    pub exporters: crate::export::Exporters,
 }

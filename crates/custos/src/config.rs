@@ -33,12 +33,58 @@ pub struct RawAudit {
     /// Seconds between signed checkpoints of the chain head.
     #[serde(default = "default_checkpoint")]
     pub checkpoint_seconds: u64,
+    /// Exporters to SIEMs and files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exporters: Vec<RawExporter>,
 }
 
 impl Default for RawAudit {
     fn default() -> Self {
-        Self { checkpoint_seconds: default_checkpoint() }
+        Self { checkpoint_seconds: default_checkpoint(), exporters: Vec::new() }
     }
+}
+
+/// `[[audit.exporters]]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawExporter {
+    /// JSON Lines file.
+    Jsonl {
+        /// Unique name (names the durable cursor).
+        name: String,
+        /// File path.
+        path: PathBuf,
+        /// Rotate at this size (default 64 MiB).
+        #[serde(default = "default_max_bytes")]
+        max_bytes: u64,
+        /// Rotated files kept (default 10).
+        #[serde(default = "default_keep")]
+        keep: u32,
+    },
+    /// Syslog (RFC 5424) over TCP, or TLS when `tls_ca` is set.
+    Syslog {
+        /// Unique name.
+        name: String,
+        /// Receiver `host:port`.
+        address: String,
+        /// CA certificate of the receiver (PEM); enables TLS.
+        #[serde(default)]
+        tls_ca: Option<PathBuf>,
+        /// Name in the receiver's certificate (default: the host of `address`).
+        #[serde(default)]
+        tls_server_name: Option<String>,
+        /// HOSTNAME field of the messages (default "custos").
+        #[serde(default)]
+        hostname: Option<String>,
+    },
+}
+
+fn default_max_bytes() -> u64 {
+    64 << 20
+}
+
+fn default_keep() -> u32 {
+    10
 }
 
 fn default_checkpoint() -> u64 {
@@ -108,6 +154,8 @@ pub struct Config {
     pub read_connections: usize,
     /// Interval between signed audit checkpoints.
     pub checkpoint_every: std::time::Duration,
+    /// Audit exporters.
+    pub exporters: Vec<custos_server::export::ExporterConfig>,
 }
 
 impl RawConfig {
@@ -222,7 +270,44 @@ fn check(
         db_path: resolve(dir, &raw.storage.path),
         read_connections: raw.storage.read_connections,
         checkpoint_every: std::time::Duration::from_secs(raw.audit.checkpoint_seconds),
+        exporters: exporters(dir, &raw.audit.exporters)?,
     })
+}
+
+fn exporters(dir: &Path, raw: &[RawExporter]) -> Result<Vec<custos_server::export::ExporterConfig>> {
+    use custos_server::export::{ExporterConfig, SinkConfig, SyslogTls};
+    let mut out: Vec<ExporterConfig> = Vec::new();
+    for r in raw {
+        let (name, sink) = match r {
+            RawExporter::Jsonl { name, path, max_bytes, keep } => {
+                if *max_bytes < 4096 {
+                    bail!("audit exporter {name}: max_bytes must be at least 4096");
+                }
+                (name, SinkConfig::Jsonl { path: resolve(dir, path), max_bytes: *max_bytes, keep: *keep })
+            }
+            RawExporter::Syslog { name, address, tls_ca, tls_server_name, hostname } => {
+                let host = address.rsplit_once(':').map(|(h, _)| h).filter(|h| !h.is_empty());
+                let Some(host) = host else { bail!("audit exporter {name}: address must be host:port") };
+                let tls = tls_ca.as_ref().map(|ca| SyslogTls {
+                    ca: resolve(dir, ca),
+                    server_name: tls_server_name.clone().unwrap_or_else(|| host.trim_matches(['[', ']']).to_owned()),
+                });
+                let hostname = hostname.clone().unwrap_or_else(|| "custos".into());
+                (name, SinkConfig::Syslog { address: address.clone(), tls, hostname })
+            }
+        };
+        if name.is_empty()
+            || name.len() > 64
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!("audit exporter names are 1-64 of a-z, 0-9, '-', '_'");
+        }
+        if out.iter().any(|e| &e.name == name) {
+            bail!("audit exporter {name} is defined twice");
+        }
+        out.push(ExporterConfig { name: name.clone(), sink });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

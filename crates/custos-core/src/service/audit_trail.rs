@@ -99,6 +99,29 @@ impl Vault {
         self.settle(a, r).await
     }
 
+    /// Entries after `after`, for exporters and alert rules (not audited: they move the
+    /// trail itself, never personal data).
+    pub async fn audit_tail(&self, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, CoreError> {
+        Ok(self.store.audit_after(after, limit).await?)
+    }
+
+    /// The newest entry's sequence number (0 when empty).
+    pub async fn audit_head_seq(&self) -> Result<i64, CoreError> {
+        Ok(self.store.audit_head().await?.map(|(s, _)| s).unwrap_or(0))
+    }
+
+    /// An exporter's durable cursor: the last sequence number it delivered.
+    pub async fn exporter_cursor(&self, name: &str) -> Result<i64, CoreError> {
+        let raw = self.store.get_meta(&format!("exporter_cursor:{name}")).await?;
+        Ok(raw.and_then(|b| <[u8; 8]>::try_from(b.as_slice()).ok()).map(i64::from_be_bytes).unwrap_or(0))
+    }
+
+    /// Record that an exporter delivered everything up to `seq`.
+    pub async fn save_exporter_cursor(&self, name: &str, seq: i64) -> Result<(), CoreError> {
+        self.store.apply(vec![WriteOp::PutMeta(format!("exporter_cursor:{name}"), seq.to_be_bytes().to_vec())]).await?;
+        Ok(())
+    }
+
     pub(crate) async fn publish_audit_key(&self) -> Result<(), CoreError> {
         let keys = self.keys()?;
         let pk = AuditSigningKey::derive(keys.root())?.public_key();

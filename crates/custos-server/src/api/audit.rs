@@ -111,6 +111,8 @@ pub(crate) struct EntryOut {
     client: Option<String>,
     request_id: String,
     count: u32,
+    /// The previous entry's chain hash (hex).
+    prev_hash: String,
     /// This entry's chain hash (hex).
     hash: String,
 }
@@ -135,6 +137,7 @@ impl From<ChainedEntry> for EntryOut {
             client: e.client,
             request_id: e.request_id,
             count: e.count,
+            prev_hash: hex::encode(c.prev_hash),
             hash: hex::encode(c.hash),
         }
     }

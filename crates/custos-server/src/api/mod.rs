@@ -1,7 +1,7 @@
 //! The `/v1` router. Routes and the OpenAPI document come from the same annotations
 //! (`utoipa-axum`), so the published document cannot drift from what is served.
 
-mod audit;
+pub(crate) mod audit;
 mod collections;
 mod records;
 mod subjects;
@@ -47,6 +47,7 @@ impl Modify for BearerAuth {
 fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(sys::health))
+        .routes(routes!(sys::metrics))
         .routes(routes!(sys::unseal))
         .routes(routes!(sys::seal))
         .routes(routes!(audit::public_key))

@@ -24,6 +24,54 @@ pub(crate) struct Health {
     tls: bool,
     /// Whether the FIPS-validated crypto module is in use.
     fips: bool,
+    /// The audit trail: chain head and exporters.
+    audit: AuditHealth,
+}
+
+/// Audit trail health.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditHealth {
+    /// Sequence number of the newest entry.
+    head: i64,
+    /// Each exporter's cursor, lag and last error.
+    exporters: Vec<ExporterHealth>,
+}
+
+/// One exporter's state.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExporterHealth {
+    name: String,
+    cursor: i64,
+    lag: i64,
+    delivered: u64,
+    last_error: Option<String>,
+}
+
+/// Prometheus metrics (text format): audit head, exporter cursors and lag.
+#[utoipa::path(get, path = "/metrics", tag = "sys", responses((status = 200, content_type = "text/plain")))]
+pub(crate) async fn metrics(State(s): State<AppState>) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let head = s.vault.audit_head_seq().await.unwrap_or(0);
+    let mut out = String::new();
+    out.push_str("# HELP custos_sealed 1 when the vault is sealed.\n# TYPE custos_sealed gauge\n");
+    out.push_str(&format!("custos_sealed {}\n", u8::from(s.vault.is_sealed())));
+    out.push_str(
+        "# HELP custos_audit_head_seq Sequence number of the newest audit entry.\n# TYPE custos_audit_head_seq gauge\n",
+    );
+    out.push_str(&format!("custos_audit_head_seq {head}\n"));
+    out.push_str("# HELP custos_audit_exporter_lag Audit entries not yet delivered by an exporter.\n# TYPE custos_audit_exporter_lag gauge\n");
+    let snap = s.exporters.snapshot();
+    for e in &snap {
+        out.push_str(&format!(
+            "custos_audit_exporter_lag{{exporter=\"{}\"}} {}\n",
+            e.name,
+            head.saturating_sub(e.cursor)
+        ));
+    }
+    out.push_str("# HELP custos_audit_exporter_delivered_total Audit entries delivered since start.\n# TYPE custos_audit_exporter_delivered_total counter\n");
+    for e in &snap {
+        out.push_str(&format!("custos_audit_exporter_delivered_total{{exporter=\"{}\"}} {}\n", e.name, e.delivered));
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out)
 }
 
 /// Is the server up, sealed, ready?
@@ -31,6 +79,19 @@ pub(crate) struct Health {
 pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
     let sealed = s.vault.is_sealed();
     let initialized = matches!(s.vault.mode().await, Ok(Some(_)));
+    let head = s.vault.audit_head_seq().await.unwrap_or(0);
+    let exporters = s
+        .exporters
+        .snapshot()
+        .into_iter()
+        .map(|e| ExporterHealth {
+            lag: head.saturating_sub(e.cursor),
+            name: e.name,
+            cursor: e.cursor,
+            delivered: e.delivered,
+            last_error: e.last_error,
+        })
+        .collect();
     Json(Health {
         sealed,
         ready: !sealed,
@@ -38,6 +99,7 @@ pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
         initialized,
         tls: s.tls,
         fips: custos_crypto::fips_mode(),
+        audit: AuditHealth { head, exporters },
     })
 }
 

@@ -163,7 +163,8 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
     vault.put_collection(&admin, &code, &CollectionName::parse("responses")?, responses_schema()?).await?;
     seed_people(&vault, &admin, &code).await?;
 
-    let running = super::serve::start(vault.clone(), &cfg)?;
+    let exporters = custos_server::export::spawn(vault.clone(), cfg.exporters.clone());
+    let running = super::serve::start(vault.clone(), &cfg, exporters)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
     let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every);
     let url = super::serve::url(running.addr, true);

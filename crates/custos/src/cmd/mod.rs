@@ -49,7 +49,10 @@ pub fn print_openapi() -> Result<()> {
     let store = SqliteStore::open(&dir.with_extension("db"), SqliteOptions::default())?;
     let vault =
         Arc::new(Vault::new(Arc::new(store), Arc::new(SystemClock), custos_core::ids::ZoneName::parse("default")?));
-    println!("{}", custos_server::openapi_json(custos_server::AppState { vault, tls: true }));
+    println!(
+        "{}",
+        custos_server::openapi_json(custos_server::AppState { vault, tls: true, exporters: Default::default() })
+    );
     for ext in ["db", "db-wal", "db-shm"] {
         let _ = std::fs::remove_file(dir.with_extension(ext));
     }

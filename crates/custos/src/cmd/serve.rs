@@ -30,14 +30,14 @@ pub async fn dev_unseal(vault: &Vault, dir: &Path) -> Result<()> {
 }
 
 /// Start the HTTP(S) listener for a vault.
-pub fn start(vault: Arc<Vault>, cfg: &config::Config) -> Result<Running> {
+pub fn start(vault: Arc<Vault>, cfg: &config::Config, exporters: custos_server::export::Exporters) -> Result<Running> {
     let tls = if cfg.insecure_http {
         tracing::warn!("serving plain HTTP on {} (loopback only)", cfg.listen);
         None
     } else {
         Some(custos_server::tls::server_config(&cfg.tls_cert, &cfg.tls_key)?)
     };
-    let app = custos_server::router(AppState { vault, tls: tls.is_some() }, cfg.max_body_bytes);
+    let app = custos_server::router(AppState { vault, tls: tls.is_some(), exporters }, cfg.max_body_bytes);
     Ok(custos_server::start(app, ListenOptions { addr: cfg.listen, tls })?)
 }
 
@@ -61,7 +61,8 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) ->
             }
         }
     }
-    let running = start(vault.clone(), &cfg)?;
+    let exporters = custos_server::export::spawn(vault.clone(), cfg.exporters.clone());
+    let running = start(vault.clone(), &cfg, exporters)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
     let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every);
     println!("custos: listening on {}", url(running.addr, !cfg.insecure_http));

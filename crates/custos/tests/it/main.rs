@@ -8,6 +8,7 @@ mod audit;
 mod bad_input;
 mod cli;
 mod crash;
+mod export;
 mod isolation;
 mod records;
 mod seal;
