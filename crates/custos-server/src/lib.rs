@@ -3,6 +3,7 @@
 //! used only by the benchmark.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 mod api;
 pub mod export;
 mod extract;

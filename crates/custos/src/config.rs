@@ -36,12 +36,53 @@ pub struct RawAudit {
     /// Exporters to SIEMs and files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exporters: Vec<RawExporter>,
+    /// Alert rules and their webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<RawAlerts>,
 }
 
 impl Default for RawAudit {
     fn default() -> Self {
-        Self { checkpoint_seconds: default_checkpoint(), exporters: Vec::new() }
+        Self { checkpoint_seconds: default_checkpoint(), exporters: Vec::new(), alerts: None }
     }
+}
+
+/// `[audit.alerts]`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerts {
+    /// Webhook URL (http or https).
+    pub webhook_url: String,
+    /// File holding the webhook's HMAC secret.
+    pub webhook_secret_file: PathBuf,
+    /// Window of the burst rules, seconds (default 60).
+    #[serde(default = "default_window")]
+    pub window_seconds: u32,
+    /// Failed authentications from one address per window (default 10; 0 disables).
+    #[serde(default = "default_failed_logins")]
+    pub failed_logins: u32,
+    /// Denials of one principal per window (default 20; 0 disables).
+    #[serde(default = "default_denials")]
+    pub denials: u32,
+    /// Records read by one principal per window (default 1000; 0 disables).
+    #[serde(default = "default_bulk")]
+    pub bulk_read_records: u32,
+}
+
+fn default_window() -> u32 {
+    60
+}
+
+fn default_failed_logins() -> u32 {
+    10
+}
+
+fn default_denials() -> u32 {
+    20
+}
+
+fn default_bulk() -> u32 {
+    1000
 }
 
 /// `[[audit.exporters]]`
@@ -156,6 +197,8 @@ pub struct Config {
     pub checkpoint_every: std::time::Duration,
     /// Audit exporters.
     pub exporters: Vec<custos_server::export::ExporterConfig>,
+    /// Alerting, if configured.
+    pub alerts: Option<custos_server::alerts::AlertConfig>,
 }
 
 impl RawConfig {
@@ -271,6 +314,36 @@ fn check(
         read_connections: raw.storage.read_connections,
         checkpoint_every: std::time::Duration::from_secs(raw.audit.checkpoint_seconds),
         exporters: exporters(dir, &raw.audit.exporters)?,
+        alerts: raw.audit.alerts.as_ref().map(|a| alerts(dir, a)).transpose()?,
+    })
+}
+
+fn alerts(dir: &Path, a: &RawAlerts) -> Result<custos_server::alerts::AlertConfig> {
+    use custos_server::alerts::{AlertConfig, AlertRules, Webhook};
+    if !(a.webhook_url.starts_with("https://") || a.webhook_url.starts_with("http://")) {
+        bail!("audit.alerts.webhook_url must be an http(s) URL");
+    }
+    if a.window_seconds == 0 || a.window_seconds > 86_400 {
+        bail!("audit.alerts.window_seconds must be between 1 and 86400");
+    }
+    let path = resolve(dir, &a.webhook_secret_file);
+    let secret =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?.trim().to_owned();
+    if secret.len() < 16 {
+        bail!("the alert webhook secret in {} is shorter than 16 characters", path.display());
+    }
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .context("building the webhook client")?;
+    Ok(AlertConfig {
+        rules: AlertRules {
+            window_ms: i64::from(a.window_seconds) * 1000,
+            failed_logins: a.failed_logins,
+            denials: a.denials,
+            bulk_read_records: a.bulk_read_records,
+        },
+        webhook: Webhook { url: a.webhook_url.clone(), secret: custos_crypto::Secret::new(secret), client },
     })
 }
 

@@ -52,6 +52,14 @@ impl Audit {
         self.0.subject = Some(s.clone());
     }
 
+    pub(crate) fn set_client(&mut self, client: Option<String>) {
+        self.0.client = client;
+    }
+
+    pub(crate) fn set_reason(&mut self, reason: String) {
+        self.0.reason = Some(reason);
+    }
+
     pub(crate) fn set_count(&mut self, n: usize) {
         self.0.count = u32::try_from(n).unwrap_or(u32::MAX);
     }

@@ -110,6 +110,21 @@ impl Vault {
         Ok(self.store.audit_head().await?.map(|(s, _)| s).unwrap_or(0))
     }
 
+    /// Record that alert `rule` fired on `trigger` (an entry of the system principal,
+    /// carrying the trigger's tenant, subject and client).
+    pub async fn record_alert(&self, rule: &str, trigger: &ChainedEntry, count: u32) -> Result<(), CoreError> {
+        let mut a = self.audit_system(&format!("alert.{rule}"));
+        if let Some(t) = &trigger.entry.tenant {
+            a = a.tenant(t);
+        }
+        a = a.subject(trigger.entry.subject.as_ref());
+        a.set_count(count as usize);
+        a.set_client(trigger.entry.client.clone());
+        a.set_reason(format!("trigger-seq-{}", trigger.seq));
+        self.store.apply(vec![a.ok()]).await?;
+        Ok(())
+    }
+
     /// An exporter's durable cursor: the last sequence number it delivered.
     pub async fn exporter_cursor(&self, name: &str) -> Result<i64, CoreError> {
         let raw = self.store.get_meta(&format!("exporter_cursor:{name}")).await?;

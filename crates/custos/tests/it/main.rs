@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)] // test support items are shared between test modules only
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failed unwrap is a failed test
 
+mod alerts;
 mod audit;
 mod bad_input;
 mod cli;

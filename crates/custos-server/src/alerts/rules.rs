@@ -1,0 +1,128 @@
+//! The rules: bursts of failed authentication per client address, bursts of denials per
+//! principal, any use of the root key, bulk reads of personal data per principal. Each
+//! burst rule fires once when its count reaches the threshold inside the window, then
+//! stays quiet for that key until the window has passed.
+
+use custos_core::audit::{ChainedEntry, Outcome};
+use std::collections::{HashMap, VecDeque};
+
+/// Thresholds and windows.
+#[derive(Debug, Clone)]
+pub struct AlertRules {
+    /// Window of every burst rule, milliseconds.
+    pub window_ms: i64,
+    /// Failed authentications from one address within the window.
+    pub failed_logins: u32,
+    /// Denials of one principal within the window.
+    pub denials: u32,
+    /// Records read by one principal within the window.
+    pub bulk_read_records: u32,
+}
+
+impl Default for AlertRules {
+    fn default() -> Self {
+        Self { window_ms: 60_000, failed_logins: 10, denials: 20, bulk_read_records: 1_000 }
+    }
+}
+
+/// A fired alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fired {
+    /// Rule name: `failed-logins`, `denials`, `root-key-use`, `bulk-read`.
+    pub(crate) rule: &'static str,
+    /// What crossed the threshold (an address, a principal id, an action).
+    pub(crate) key: String,
+    /// The count that crossed it.
+    pub(crate) count: u32,
+}
+
+#[derive(Default)]
+struct Window {
+    events: VecDeque<(i64, u32)>,
+    total: u32,
+    quiet_until: i64,
+}
+
+impl Window {
+    /// Add `n` at `t`; true when the sum within the window reaches `threshold` and the
+    /// window is not in its quiet period.
+    fn add(&mut self, t: i64, n: u32, window: i64, threshold: u32) -> bool {
+        self.events.push_back((t, n));
+        self.total = self.total.saturating_add(n);
+        while let Some(&(t0, n0)) = self.events.front() {
+            if t0 > t - window {
+                break;
+            }
+            self.events.pop_front();
+            self.total = self.total.saturating_sub(n0);
+        }
+        if self.total >= threshold && t >= self.quiet_until {
+            self.quiet_until = t + window;
+            return true;
+        }
+        false
+    }
+}
+
+/// Sliding windows per rule and key.
+#[derive(Default)]
+pub(super) struct State {
+    windows: HashMap<(&'static str, String), Window>,
+}
+
+impl State {
+    fn burst(&mut self, rule: &'static str, key: String, t: i64, n: u32, window: i64, threshold: u32) -> Option<Fired> {
+        if threshold == 0 {
+            return None;
+        }
+        let w = self.windows.entry((rule, key.clone())).or_default();
+        let fired = w.add(t, n, window, threshold);
+        fired.then_some(Fired { rule, key, count: w.total })
+    }
+
+    /// The alerts `entry` fires.
+    pub(super) fn observe(&mut self, r: &AlertRules, entry: &ChainedEntry) -> Vec<Fired> {
+        let e = &entry.entry;
+        let t = e.time.0;
+        let mut out = Vec::new();
+        if e.action.starts_with("alert.") {
+            return out;
+        }
+        if e.action == "auth.token" && e.outcome == Outcome::Denied {
+            let key = e.client.clone().unwrap_or_else(|| "unknown".into());
+            out.extend(self.burst("failed-logins", key, t, 1, r.window_ms, r.failed_logins));
+        } else if e.outcome == Outcome::Denied {
+            out.extend(self.burst("denials", e.principal_id.clone(), t, 1, r.window_ms, r.denials));
+        }
+        if e.outcome == Outcome::Ok && matches!(e.action.as_str(), "sys.unseal" | "tenant.create" | "tenant.key-rotate")
+        {
+            out.push(Fired { rule: "root-key-use", key: e.action.clone(), count: 1 });
+        }
+        if e.outcome == Outcome::Ok && matches!(e.action.as_str(), "record.read" | "record.list" | "record.search") {
+            out.extend(self.burst("bulk-read", e.principal_id.clone(), t, e.count, r.window_ms, r.bulk_read_records));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_fires_once_per_window() {
+        let mut w = Window::default();
+        let fired: Vec<bool> = (0..12).map(|i| w.add(i * 100, 1, 10_000, 5)).collect();
+        assert_eq!(fired.iter().filter(|f| **f).count(), 1);
+        assert!(fired[4]);
+        // after the window, a new burst fires again
+        let later: Vec<bool> = (0..5).map(|i| w.add(20_000 + i, 1, 10_000, 5)).collect();
+        assert_eq!(later, vec![false, false, false, false, true]);
+    }
+
+    #[test]
+    fn slow_events_never_fire() {
+        let mut w = Window::default();
+        assert!((0..50).all(|i| !w.add(i * 3_000, 1, 10_000, 5)));
+    }
+}
