@@ -214,6 +214,13 @@ pub enum WriteOp {
     Audit(Box<AuditEntry>),
     /// Record a signed checkpoint of the audit chain (conflict if one exists at its seq).
     AuditCheckpoint(Checkpoint),
+    /// Retention: delete audit entries up to and including `through` (a checkpointed
+    /// sequence number) and the checkpoints before it; the checkpoint at `through` stays
+    /// as the anchor the remaining chain verifies from.
+    PruneAudit {
+        /// Last sequence number deleted.
+        through: i64,
+    },
     /// Set a `sys` metadata value.
     PutMeta(String, Vec<u8>),
     /// Add an operator token.
@@ -351,6 +358,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<SubjectRow>, StoreError>;
     /// The newest audit entry's sequence number and hash.
     async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError>;
+    /// The newest audit checkpoint.
+    async fn audit_last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError>;
     /// Every audit checkpoint, by sequence number.
     async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
     /// Audit entries matching `filter` with sequence number greater than `after`.

@@ -25,15 +25,32 @@ pub fn spawn_rewrap(vault: Arc<Vault>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Sign a checkpoint of the audit chain head every `every` while unsealed.
-pub fn spawn_checkpoints(vault: Arc<Vault>, every: Duration) -> tokio::task::JoinHandle<()> {
+/// Sign a checkpoint of the audit chain head every `every` while unsealed; with a
+/// retention period, prune older entries (at a checkpoint) once an hour.
+pub fn spawn_checkpoints(
+    vault: Arc<Vault>,
+    every: Duration,
+    retention: Option<Duration>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
+        let mut last_prune: Option<tokio::time::Instant> = None;
         loop {
             tick.tick().await;
             match vault.audit_checkpoint().await {
                 Ok(_) | Err(custos_core::CoreError::Sealed) => {}
                 Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
+            }
+            let due = last_prune.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600));
+            if let (Some(keep), true) = (retention, due) {
+                last_prune = Some(tokio::time::Instant::now());
+                let now = vault.clock().now();
+                let cutoff = custos_core::Timestamp(now.0 - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX));
+                match vault.prune_audit(cutoff).await {
+                    Ok(Some(seq)) => tracing::info!(through = seq, "audit retention pruned entries"),
+                    Ok(None) => {}
+                    Err(e) => tracing::error!(error = %e, "audit retention failed"),
+                }
             }
         }
     })

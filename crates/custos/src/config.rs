@@ -33,6 +33,9 @@ pub struct RawAudit {
     /// Seconds between signed checkpoints of the chain head.
     #[serde(default = "default_checkpoint")]
     pub checkpoint_seconds: u64,
+    /// Keep entries this many days (0: forever). Pruning cuts at a signed checkpoint.
+    #[serde(default)]
+    pub retention_days: u32,
     /// Exporters to SIEMs and files.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exporters: Vec<RawExporter>,
@@ -43,7 +46,7 @@ pub struct RawAudit {
 
 impl Default for RawAudit {
     fn default() -> Self {
-        Self { checkpoint_seconds: default_checkpoint(), exporters: Vec::new(), alerts: None }
+        Self { checkpoint_seconds: default_checkpoint(), retention_days: 0, exporters: Vec::new(), alerts: None }
     }
 }
 
@@ -195,6 +198,8 @@ pub struct Config {
     pub read_connections: usize,
     /// Interval between signed audit checkpoints.
     pub checkpoint_every: std::time::Duration,
+    /// How long audit entries are kept (`None`: forever).
+    pub audit_retention: Option<std::time::Duration>,
     /// Audit exporters.
     pub exporters: Vec<custos_server::export::ExporterConfig>,
     /// Alerting, if configured.
@@ -313,6 +318,8 @@ fn check(
         db_path: resolve(dir, &raw.storage.path),
         read_connections: raw.storage.read_connections,
         checkpoint_every: std::time::Duration::from_secs(raw.audit.checkpoint_seconds),
+        audit_retention: (raw.audit.retention_days > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(raw.audit.retention_days) * 86_400)),
         exporters: exporters(dir, &raw.audit.exporters)?,
         alerts: raw.audit.alerts.as_ref().map(|a| alerts(dir, a)).transpose()?,
     })

@@ -99,6 +99,22 @@ impl Vault {
         self.settle(a, r).await
     }
 
+    /// Retention: delete entries older than `cutoff`, cutting at the newest signed
+    /// checkpoint before it (never the chain head), so what remains still verifies from
+    /// that checkpoint. Returns the last pruned sequence number. The pruning is audited.
+    pub async fn prune_audit(&self, cutoff: crate::clock::Timestamp) -> Result<Option<i64>, CoreError> {
+        let Some((head, _)) = self.store.audit_head().await? else { return Ok(None) };
+        let checkpoints = self.store.audit_checkpoints().await?;
+        let first = self.store.audit_after(0, 1).await?.first().map(|e| e.seq).unwrap_or(head);
+        let Some(anchor) = checkpoints.iter().rev().find(|c| c.time < cutoff && c.seq < head && c.seq >= first) else {
+            return Ok(None);
+        };
+        let mut a = self.audit_system("audit.prune");
+        a.set_reason(format!("through-seq-{}", anchor.seq));
+        self.apply_audited(vec![WriteOp::PruneAudit { through: anchor.seq }], &a).await?;
+        Ok(Some(anchor.seq))
+    }
+
     /// Entries after `after`, for exporters and alert rules (not audited: they move the
     /// trail itself, never personal data).
     pub async fn audit_tail(&self, after: i64, limit: u32) -> Result<Vec<ChainedEntry>, CoreError> {
@@ -159,7 +175,7 @@ impl Vault {
     pub async fn audit_checkpoint(&self) -> Result<Option<i64>, CoreError> {
         let keys = self.keys()?;
         let Some((seq, hash)) = self.store.audit_head().await? else { return Ok(None) };
-        let last = self.store.audit_checkpoints().await?.last().map(|c| c.seq).unwrap_or(0);
+        let last = self.store.audit_last_checkpoint().await?.map(|c| c.seq).unwrap_or(0);
         if seq <= last {
             return Ok(None);
         }
@@ -179,7 +195,23 @@ impl Vault {
         };
         let checkpoints = self.store.audit_checkpoints().await?;
         let mut at_checkpoint = std::collections::HashMap::new();
-        let mut state = (0i64, GENESIS);
+        // After retention, the chain starts after an anchor checkpoint: verify from it.
+        let first = self.store.audit_after(0, 1).await?;
+        let mut state = match first.first() {
+            Some(e) if e.seq > 1 => match checkpoints.iter().find(|c| c.seq == e.seq - 1) {
+                Some(anchor) => (anchor.seq, anchor.hash),
+                None => {
+                    return Ok(AuditReport {
+                        entries: 0,
+                        verified_to: 0,
+                        checkpoints: checkpoints.len(),
+                        last_checkpoint: checkpoints.last().map(|c| c.seq),
+                        fault: Some(AuditFault { seq: e.seq - 1, kind: "missing-entry" }),
+                    });
+                }
+            },
+            _ => (0, GENESIS),
+        };
         let mut entries = 0i64;
         let mut fault: Option<AuditFault> = None;
         loop {

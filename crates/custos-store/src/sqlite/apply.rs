@@ -69,6 +69,16 @@ fn append_audit(conn: &Connection, e: &AuditEntry) -> Result<(), StoreError> {
         .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(backend)?;
+    // After retention pruned every entry, the chain continues from the anchor checkpoint.
+    let last = match last {
+        Some(l) => Some(l),
+        None => conn
+            .prepare_cached("SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
+            .map_err(backend)?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?,
+    };
     let (seq, prev) = match last {
         None => (1, GENESIS),
         Some((s, h)) => (s + 1, h.try_into().map_err(|_| StoreError::Backend("audit chain head is corrupt".into()))?),
@@ -115,6 +125,16 @@ pub(crate) fn apply_ops(conn: &Connection, ops: &[WriteOp]) -> Result<(), StoreE
 fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
     match op {
         WriteOp::Audit(e) => append_audit(conn, e)?,
+        WriteOp::PruneAudit { through } => {
+            let anchored: bool = conn
+                .query_row("SELECT EXISTS (SELECT 1 FROM audit_checkpoints WHERE seq = ?1)", [through], |r| r.get(0))
+                .map_err(backend)?;
+            if !anchored {
+                return Err(StoreError::NotFound("audit checkpoint"));
+            }
+            conn.execute("DELETE FROM audit_log WHERE seq <= ?1", [through]).map_err(backend)?;
+            conn.execute("DELETE FROM audit_checkpoints WHERE seq < ?1", [through]).map_err(backend)?;
+        }
         WriteOp::AuditCheckpoint(c) => {
             conn.execute(
                 "INSERT INTO audit_checkpoints (seq, hash, time, signature) VALUES (?1, ?2, ?3, ?4)",

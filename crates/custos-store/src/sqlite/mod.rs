@@ -193,6 +193,10 @@ impl Store for SqliteStore {
         self.point(read::audit_head)
     }
 
+    async fn audit_last_checkpoint(&self) -> Result<Option<Checkpoint>, StoreError> {
+        self.point(read::audit_last_checkpoint)
+    }
+
     async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         self.read(read::audit_checkpoints).await
     }

@@ -424,9 +424,18 @@ pub(crate) fn audit_head(c: &Connection) -> Result<Option<(i64, [u8; 32])>, Stor
     row.map(|(s, h)| Ok((s, hash32(h)?))).transpose()
 }
 
+pub(crate) fn audit_last_checkpoint(c: &Connection) -> Result<Option<Checkpoint>, StoreError> {
+    Ok(checkpoints_where(c, "ORDER BY seq DESC LIMIT 1")?.pop())
+}
+
 pub(crate) fn audit_checkpoints(c: &Connection) -> Result<Vec<Checkpoint>, StoreError> {
-    let mut st =
-        c.prepare_cached("SELECT seq, hash, time, signature FROM audit_checkpoints ORDER BY seq").map_err(backend)?;
+    checkpoints_where(c, "ORDER BY seq")
+}
+
+fn checkpoints_where(c: &Connection, tail: &str) -> Result<Vec<Checkpoint>, StoreError> {
+    let mut st = c
+        .prepare_cached(&format!("SELECT seq, hash, time, signature FROM audit_checkpoints {tail}"))
+        .map_err(backend)?;
     let rows = st
         .query_map([], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Vec<u8>>(3)?))

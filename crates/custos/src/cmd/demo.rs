@@ -167,7 +167,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
     let _alerts = cfg.alerts.clone().map(|a| custos_server::alerts::spawn(vault.clone(), a));
     let running = super::serve::start(vault.clone(), &cfg, exporters)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
-    let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every);
+    let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every, cfg.audit_retention);
     let url = super::serve::url(running.addr, true);
     let ca = std::fs::canonicalize(datadir::tls_dir(dir).join("ca.pem"))?;
     let creds = Credentials {

@@ -65,7 +65,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) ->
     let _alerts = cfg.alerts.clone().map(|a| custos_server::alerts::spawn(vault.clone(), a));
     let running = start(vault.clone(), &cfg, exporters)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
-    let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every);
+    let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every, cfg.audit_retention);
     println!("custos: listening on {}", url(running.addr, !cfg.insecure_http));
     if vault.is_sealed() {
         println!("custos: sealed; unseal with `custos unseal --data-dir {}`", dir.display());
