@@ -140,7 +140,14 @@ async fn phases(t: Target, a: &BenchArgs) -> Result<(Stats, Stats)> {
 }
 
 async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
-    let child = spawn(&["demo", "--data-dir", &dir.display().to_string(), "--listen", "127.0.0.1:0"]).await?;
+    // First run creates the directory; then a JSON Lines audit exporter is added, as a
+    // deployment would have one, and the demo is started again with it.
+    let demo_args = ["demo", "--data-dir", &dir.display().to_string(), "--listen", "127.0.0.1:0"];
+    drop(spawn(&demo_args).await?);
+    let cfg = std::fs::read_to_string(dir.join("custos.toml"))?;
+    let exporter = "[[audit.exporters]]\nkind = \"jsonl\"\nname = \"bench\"\npath = \"audit-export/audit.jsonl\"\n";
+    std::fs::write(dir.join("custos.toml"), format!("{cfg}\n{exporter}"))?;
+    let child = spawn(&demo_args).await?;
     let creds: Value = serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json"))?)?;
     let (url, ca, key) = (
         creds["url"].as_str().context("url")?.to_owned(),
@@ -216,12 +223,19 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     let (child, t) = secure_target(&root.join("secure"), &a).await?;
+    let (http, base) = (t.client.clone(), t.create_url.split("/v1/").next().unwrap_or_default().to_owned());
     let (create, read) = phases(t, &a).await?;
+    let export = exporter_catch_up(&http, &base).await?;
     drop(child);
     line("create (custos)", &create);
     line("read (custos)", &read);
-    let mut out =
-        json!({"concurrency": a.concurrency, "seconds": a.seconds, "custos": {"create": create, "read": read}});
+    println!(
+        "audit export (jsonl)     {} entries in the run; lag at end of load {}; caught up {:.0} entries/s",
+        export.head, export.lag_at_end, export.catch_up_rate
+    );
+    let mut out = json!({"concurrency": a.concurrency, "seconds": a.seconds, "audit_no_audit_build": cfg!(feature = "bench-no-audit"),
+        "custos": {"create": create, "read": read},
+        "export": {"entries": export.head, "lag_at_end": export.lag_at_end, "catch_up_entries_per_s": export.catch_up_rate}});
     if !a.no_floor {
         let (child, t) = floor_target(&root.join("floor"), &a).await?;
         let (fc, fr) = phases(t, &a).await?;
@@ -243,6 +257,31 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         println!("{out}");
     }
     Ok(())
+}
+
+struct Export {
+    head: i64,
+    lag_at_end: i64,
+    catch_up_rate: f64,
+}
+
+/// Read the exporter's lag when the load stops, then time how fast it catches up.
+async fn exporter_catch_up(http: &reqwest::Client, base: &str) -> Result<Export> {
+    let health = || async {
+        let h: Value = http.get(format!("{base}/v1/sys/health")).send().await?.json().await?;
+        let e = &h["audit"]["exporters"][0];
+        Ok::<_, anyhow::Error>((h["audit"]["head"].as_i64().unwrap_or(0), e["lag"].as_i64().unwrap_or(0), e["delivered"].as_u64().unwrap_or(0)))
+    };
+    let (head, lag_at_end, delivered0) = health().await?;
+    let start = std::time::Instant::now();
+    let mut last = (head, lag_at_end, delivered0);
+    while last.1 > 0 && start.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = health().await?;
+    }
+    let secs = start.elapsed().as_secs_f64().max(0.001);
+    let rate = if lag_at_end > 0 { (last.2.saturating_sub(delivered0)) as f64 / secs } else { 0.0 };
+    Ok(Export { head: last.0, lag_at_end, catch_up_rate: rate })
 }
 
 struct Cleanup(PathBuf);

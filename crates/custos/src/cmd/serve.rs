@@ -56,6 +56,9 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) ->
         None => bail!("{} is not initialised; run `custos init`", dir.display()),
         Some(Mode::Development) => dev_unseal(&vault, dir).await?,
         Some(Mode::Production) => {
+            if cfg!(feature = "bench-no-audit") {
+                bail!("this is a benchmark build without the audit trail; it refuses production data directories");
+            }
             if datadir::dev_share(dir).exists() {
                 bail!("a development unseal share is present in a production data directory; remove it");
             }
