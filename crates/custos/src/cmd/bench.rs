@@ -270,7 +270,11 @@ async fn exporter_catch_up(http: &reqwest::Client, base: &str) -> Result<Export>
     let health = || async {
         let h: Value = http.get(format!("{base}/v1/sys/health")).send().await?.json().await?;
         let e = &h["audit"]["exporters"][0];
-        Ok::<_, anyhow::Error>((h["audit"]["head"].as_i64().unwrap_or(0), e["lag"].as_i64().unwrap_or(0), e["delivered"].as_u64().unwrap_or(0)))
+        Ok::<_, anyhow::Error>((
+            h["audit"]["head"].as_i64().unwrap_or(0),
+            e["lag"].as_i64().unwrap_or(0),
+            e["delivered"].as_u64().unwrap_or(0),
+        ))
     };
     let (head, lag_at_end, delivered0) = health().await?;
     let start = std::time::Instant::now();
