@@ -70,6 +70,13 @@ pub struct RawAlerts {
     /// Records read by one principal per window (default 1000; 0 disables).
     #[serde(default = "default_bulk")]
     pub bulk_read_records: u32,
+    /// Exporter lag in entries that raises an alert (default 10000; 0 disables).
+    #[serde(default = "default_lag")]
+    pub exporter_lag: u32,
+}
+
+fn default_lag() -> u32 {
+    10_000
 }
 
 fn default_window() -> u32 {
@@ -349,6 +356,7 @@ fn alerts(dir: &Path, a: &RawAlerts) -> Result<custos_server::alerts::AlertConfi
             failed_logins: a.failed_logins,
             denials: a.denials,
             bulk_read_records: a.bulk_read_records,
+            exporter_lag: i64::from(a.exporter_lag),
         },
         webhook: Webhook { url: a.webhook_url.clone(), secret: custos_crypto::Secret::new(secret), client },
     })

@@ -10,7 +10,10 @@ mod webhook;
 pub use rules::AlertRules;
 pub use webhook::{Webhook, signature};
 
+use crate::export::Exporters;
 use custos_core::Vault;
+use custos_core::audit::{AuditEntry, ChainedEntry, GENESIS, Outcome, PrincipalKind, verify_chain};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,30 +28,91 @@ pub struct AlertConfig {
     pub webhook: Webhook,
 }
 
-/// Start the alert task; it runs until the process ends.
-pub fn spawn(vault: Arc<Vault>, cfg: AlertConfig) -> tokio::task::JoinHandle<()> {
+/// A condition that is not one entry (exporter lag, a failed verification), shaped as
+/// the entry that raises the alert: the system principal at the chain head.
+fn condition(vault: &Vault, seq: i64, action: &str, reason: String) -> ChainedEntry {
+    ChainedEntry {
+        seq,
+        entry: AuditEntry {
+            time: vault.clock().now(),
+            zone: vault.zone().clone(),
+            tenant: None,
+            principal_kind: PrincipalKind::System,
+            principal_id: "custos".into(),
+            action: action.into(),
+            collection: None,
+            record: None,
+            subject: None,
+            purpose: None,
+            outcome: Outcome::Error,
+            reason: Some(reason),
+            client: None,
+            request_id: String::new(),
+            count: 0,
+        },
+        prev_hash: GENESIS,
+        hash: GENESIS,
+    }
+}
+
+async fn raise(vault: &Vault, cfg: &AlertConfig, fired: &rules::Fired, trigger: &ChainedEntry) {
+    if let Err(e) = vault.record_alert(fired.rule, trigger, fired.count).await {
+        tracing::error!(error = %e, rule = fired.rule, "could not record an alert in the audit trail");
+    }
+    cfg.webhook.send(fired, trigger).await;
+}
+
+/// Start the alert task; it runs until the process ends. `exporters` feeds the
+/// exporter-lag rule.
+pub fn spawn(vault: Arc<Vault>, cfg: AlertConfig, exporters: Exporters) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut cursor = match vault.exporter_cursor(CURSOR).await {
             Ok(0) => vault.audit_head_seq().await.unwrap_or(0),
             Ok(c) => c,
             Err(_) => 0,
         };
+        // The chain as it streams past is checked too: (seq, hash) of the last entry seen.
+        let mut chain: Option<(i64, [u8; 32])> = None;
+        let mut chain_alerted = false;
+        let mut lagging: HashSet<String> = HashSet::new();
         let mut state = rules::State::default();
         loop {
+            for e in exporters.snapshot() {
+                let threshold = cfg.rules.exporter_lag;
+                if threshold > 0 && e.lag >= threshold && lagging.insert(e.name.clone()) {
+                    let head = vault.audit_head_seq().await.unwrap_or(0);
+                    let trigger = condition(&vault, head, "audit.export", format!("exporter {} lags", e.name));
+                    let fired = rules::Fired {
+                        rule: "exporter-lag",
+                        key: e.name.clone(),
+                        count: u32::try_from(e.lag).unwrap_or(u32::MAX),
+                    };
+                    raise(&vault, &cfg, &fired, &trigger).await;
+                } else if e.lag < threshold / 2 {
+                    lagging.remove(&e.name);
+                }
+            }
             let batch = match vault.audit_tail(cursor, 500).await {
                 Ok(b) if !b.is_empty() => b,
                 _ => {
-                    // quiet: check the exporter-lag rule now and then
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
             };
+            if let Some(start) = chain.or_else(|| batch.first().map(|f| (f.seq - 1, f.prev_hash)))
+                && let Err(fault) = verify_chain(start, &batch)
+            {
+                if !chain_alerted {
+                    chain_alerted = true;
+                    let trigger = condition(&vault, fault.seq(), "audit.verify", fault.kind().to_owned());
+                    let fired = rules::Fired { rule: "audit-verification", key: fault.kind().to_owned(), count: 1 };
+                    raise(&vault, &cfg, &fired, &trigger).await;
+                }
+            }
+            chain = batch.last().map(|l| (l.seq, l.hash));
             for entry in &batch {
                 for fired in state.observe(&cfg.rules, entry) {
-                    if let Err(e) = vault.record_alert(fired.rule, entry, fired.count).await {
-                        tracing::error!(error = %e, rule = fired.rule, "could not record an alert in the audit trail");
-                    }
-                    cfg.webhook.send(&fired, entry).await;
+                    raise(&vault, &cfg, &fired, entry).await;
                 }
             }
             if let Some(last) = batch.last() {

@@ -17,11 +17,13 @@ pub struct AlertRules {
     pub denials: u32,
     /// Records read by one principal within the window.
     pub bulk_read_records: u32,
+    /// Exporter lag (entries) that raises an alert; 0 disables.
+    pub exporter_lag: i64,
 }
 
 impl Default for AlertRules {
     fn default() -> Self {
-        Self { window_ms: 60_000, failed_logins: 10, denials: 20, bulk_read_records: 1_000 }
+        Self { window_ms: 60_000, failed_logins: 10, denials: 20, bulk_read_records: 1_000, exporter_lag: 10_000 }
     }
 }
 

@@ -65,7 +65,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) ->
         }
     }
     let exporters = custos_server::export::spawn(vault.clone(), cfg.exporters.clone());
-    let _alerts = cfg.alerts.clone().map(|a| custos_server::alerts::spawn(vault.clone(), a));
+    let _alerts = cfg.alerts.clone().map(|a| custos_server::alerts::spawn(vault.clone(), a, exporters.clone()));
     let running = start(vault.clone(), &cfg, exporters)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
     let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every, cfg.audit_retention);

@@ -114,3 +114,47 @@ async fn failed_login_burst_and_unseal_alert_once_each() {
     assert_eq!(actions.iter().filter(|a| **a == "alert.failed-logins").count(), 1, "{actions:?}");
     assert_eq!(actions.iter().filter(|a| **a == "alert.root-key-use").count(), 1, "{actions:?}");
 }
+
+#[tokio::test]
+async fn a_lagging_exporter_and_a_forged_entry_alert_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (port, mut rx) = receiver().await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (s, creds) = demo(d);
+    drop(s);
+    let secret = "webhook-secret-for-the-alert-test";
+    std::fs::write(d.join("alert.secret"), secret).unwrap();
+    let cfg = std::fs::read_to_string(d.join("custos.toml")).unwrap();
+    let extra = format!(
+        "[[audit.exporters]]\nkind = \"syslog\"\nname = \"down\"\naddress = \"127.0.0.1:{dead}\"\n\n\
+         [audit.alerts]\nwebhook_url = \"http://127.0.0.1:{port}/hook\"\nwebhook_secret_file = \"alert.secret\"\nexporter_lag = 5\n"
+    );
+    std::fs::write(d.join("custos.toml"), format!("{cfg}\n{extra}")).unwrap();
+    let (s, _) = demo(d);
+    let op = creds["operator_token"].as_str().unwrap();
+    for _ in 0..10 {
+        s.call(Method::GET, "/v1/tenants/demo", Some(op), None, None).await;
+    }
+    let got = drain(&mut rx, Duration::from_secs(2)).await;
+    let lag: Vec<_> = got.iter().filter(|(_, b)| b["rule"] == json!("exporter-lag")).collect();
+    assert_eq!(lag.len(), 1, "{got:?}");
+    assert_eq!(lag[0].1["key"], json!("down"));
+    assert!(verify_signature(secret, &lag[0].0, &lag[0].1.to_string()));
+
+    // an entry slipped into the chain by hand: the stream check raises it once
+    let db = rusqlite::Connection::open(d.join("zone.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute_batch(
+        "INSERT INTO audit_log SELECT seq + 1, time, zone, tenant, principal_kind, principal_id, 'record.delete', collection,
+           record_id, subject, purpose, outcome, reason, client, request_id, count, zeroblob(32), hash
+         FROM audit_log ORDER BY seq DESC LIMIT 1",
+    )
+    .unwrap();
+    let got = drain(&mut rx, Duration::from_secs(2)).await;
+    let forged: Vec<_> = got.iter().filter(|(_, b)| b["rule"] == json!("audit-verification")).collect();
+    assert_eq!(forged.len(), 1, "{got:?}");
+    assert_eq!(forged[0].1["key"], json!("broken-link"));
+    let v = s.call(Method::GET, "/v1/sys/audit/verify", Some(op), None, None).await;
+    assert_eq!(v.body["fault"], json!("broken-link"));
+}
