@@ -99,15 +99,14 @@ pub fn spawn(vault: Arc<Vault>, cfg: AlertConfig, exporters: Exporters) -> tokio
                     continue;
                 }
             };
-            if let Some(start) = chain.or_else(|| batch.first().map(|f| (f.seq - 1, f.prev_hash)))
+            if !chain_alerted
+                && let Some(start) = chain.or_else(|| batch.first().map(|f| (f.seq - 1, f.prev_hash)))
                 && let Err(fault) = verify_chain(start, &batch)
             {
-                if !chain_alerted {
-                    chain_alerted = true;
-                    let trigger = condition(&vault, fault.seq(), "audit.verify", fault.kind().to_owned());
-                    let fired = rules::Fired { rule: "audit-verification", key: fault.kind().to_owned(), count: 1 };
-                    raise(&vault, &cfg, &fired, &trigger).await;
-                }
+                chain_alerted = true;
+                let trigger = condition(&vault, fault.seq(), "audit.verify", fault.kind().to_owned());
+                let fired = rules::Fired { rule: "audit-verification", key: fault.kind().to_owned(), count: 1 };
+                raise(&vault, &cfg, &fired, &trigger).await;
             }
             chain = batch.last().map(|l| (l.seq, l.hash));
             for entry in &batch {
