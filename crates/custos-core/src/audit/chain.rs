@@ -121,28 +121,12 @@ pub fn verify_chain<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Outcome, PrincipalKind};
+    use crate::audit::PrincipalKind;
     use crate::clock::Timestamp;
     use crate::ids::ZoneName;
 
     fn entry(action: &str) -> AuditEntry {
-        AuditEntry {
-            time: Timestamp(1),
-            zone: ZoneName::parse("default").unwrap(),
-            tenant: None,
-            principal_kind: PrincipalKind::Operator,
-            principal_id: "op".into(),
-            action: action.into(),
-            collection: None,
-            record: None,
-            subject: None,
-            purpose: None,
-            outcome: Outcome::Ok,
-            reason: None,
-            client: None,
-            request_id: "r".into(),
-            count: 0,
-        }
+        AuditEntry::new(Timestamp(1), ZoneName::parse("default").unwrap(), PrincipalKind::Operator, "op".into(), action)
     }
 
     fn chain(n: i64) -> Vec<ChainedEntry> {

@@ -115,6 +115,35 @@ pub struct AuditEntry {
     pub count: u32,
 }
 
+impl AuditEntry {
+    /// An `ok` entry of `action` by a principal, with no resource yet.
+    pub fn new(
+        time: Timestamp,
+        zone: ZoneName,
+        principal_kind: PrincipalKind,
+        principal_id: String,
+        action: &str,
+    ) -> Self {
+        Self {
+            time,
+            zone,
+            tenant: None,
+            principal_kind,
+            principal_id,
+            action: action.to_owned(),
+            collection: None,
+            record: None,
+            subject: None,
+            purpose: None,
+            outcome: Outcome::Ok,
+            reason: None,
+            client: None,
+            request_id: String::new(),
+            count: 0,
+        }
+    }
+}
+
 /// An entry as stored: with its sequence number and chain hashes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainedEntry {

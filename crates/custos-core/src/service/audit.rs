@@ -86,23 +86,10 @@ impl Audit {
 
 impl Vault {
     fn entry(&self, kind: PrincipalKind, id: String, meta: &RequestMeta, action: &str) -> Audit {
-        Audit(AuditEntry {
-            time: self.clock.now(),
-            zone: self.zone.clone(),
-            tenant: None,
-            principal_kind: kind,
-            principal_id: id,
-            action: action.to_owned(),
-            collection: None,
-            record: None,
-            subject: None,
-            purpose: None,
-            outcome: Outcome::Ok,
-            reason: None,
-            client: meta.client.clone(),
-            request_id: meta.request_id.clone(),
-            count: 0,
-        })
+        let mut e = AuditEntry::new(self.clock.now(), self.zone.clone(), kind, id, action);
+        e.client = meta.client.clone();
+        e.request_id = meta.request_id.clone();
+        Audit(e)
     }
 
     /// Start an entry for `caller` doing `action`.

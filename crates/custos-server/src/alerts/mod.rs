@@ -31,28 +31,11 @@ pub struct AlertConfig {
 /// A condition that is not one entry (exporter lag, a failed verification), shaped as
 /// the entry that raises the alert: the system principal at the chain head.
 fn condition(vault: &Vault, seq: i64, action: &str, reason: String) -> ChainedEntry {
-    ChainedEntry {
-        seq,
-        entry: AuditEntry {
-            time: vault.clock().now(),
-            zone: vault.zone().clone(),
-            tenant: None,
-            principal_kind: PrincipalKind::System,
-            principal_id: "custos".into(),
-            action: action.into(),
-            collection: None,
-            record: None,
-            subject: None,
-            purpose: None,
-            outcome: Outcome::Error,
-            reason: Some(reason),
-            client: None,
-            request_id: String::new(),
-            count: 0,
-        },
-        prev_hash: GENESIS,
-        hash: GENESIS,
-    }
+    let mut entry =
+        AuditEntry::new(vault.clock().now(), vault.zone().clone(), PrincipalKind::System, "custos".into(), action);
+    entry.outcome = Outcome::Error;
+    entry.reason = Some(reason);
+    ChainedEntry { seq, entry, prev_hash: GENESIS, hash: GENESIS }
 }
 
 async fn raise(vault: &Vault, cfg: &AlertConfig, fired: &rules::Fired, trigger: &ChainedEntry) {
