@@ -165,10 +165,38 @@ async fn every_call_leaves_exactly_the_expected_entries() {
             Some(json!({"code": "aud2", "name": "n"})),
             vec![("tenant.create", "ok", None)],
         ),
+        (Method::GET, format!("{t}/audit?limit=5"), &admin, None, vec![("audit.read", "ok", None)]),
+        (Method::GET, format!("{t}/audit"), &reader, None, vec![("audit.read", "denied", Some("forbidden"))]),
         (Method::DELETE, r.clone(), &admin, None, vec![("record.delete", "ok", None)]),
         (Method::GET, r.clone(), &reader, None, vec![("record.read", "denied", Some("not-found"))]),
     ];
+    // Every successful call is also made, first, with another tenant's admin key (a
+    // denial naming this tenant) and with a key that does not exist (a failed login).
+    let foreign = tenant_with_admin(&s, &op, "aud-other").await;
+    let mut all: Vec<Case> = Vec::new();
     for (m, path, token, body, expected) in cases {
+        if expected.len() == 1 && expected[0].1 == "ok" {
+            if path.starts_with(t) {
+                all.push((
+                    m.clone(),
+                    path.clone(),
+                    &foreign,
+                    body.clone(),
+                    vec![(expected[0].0, "denied", Some("not-found"))],
+                ));
+            }
+            all.push((
+                m.clone(),
+                path.clone(),
+                "ck_bogus",
+                body.clone(),
+                vec![("auth.token", "denied", Some("unauthenticated"))],
+            ));
+        }
+        all.push((m, path, token, body, expected));
+    }
+    assert!(all.len() >= 50, "{} calls", all.len());
+    for (m, path, token, body, expected) in all {
         let before = head(d);
         let tok = if token.is_empty() { None } else { Some(token) };
         let resp = s.call(m.clone(), &path, tok, Some("grading"), body).await;
