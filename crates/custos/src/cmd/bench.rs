@@ -31,6 +31,9 @@ pub struct BenchArgs {
     /// Print the results as one JSON object too.
     #[arg(long)]
     json: bool,
+    /// Run the demo without the JSON Lines audit exporter (to separate its cost).
+    #[arg(long)]
+    no_export: bool,
 }
 
 fn schema() -> Value {
@@ -144,9 +147,11 @@ async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
     // deployment would have one, and the demo is started again with it.
     let demo_args = ["demo", "--data-dir", &dir.display().to_string(), "--listen", "127.0.0.1:0"];
     drop(spawn(&demo_args).await?);
-    let cfg = std::fs::read_to_string(dir.join("custos.toml"))?;
-    let exporter = "[[audit.exporters]]\nkind = \"jsonl\"\nname = \"bench\"\npath = \"audit-export/audit.jsonl\"\n";
-    std::fs::write(dir.join("custos.toml"), format!("{cfg}\n{exporter}"))?;
+    if !a.no_export {
+        let cfg = std::fs::read_to_string(dir.join("custos.toml"))?;
+        let exporter = "[[audit.exporters]]\nkind = \"jsonl\"\nname = \"bench\"\npath = \"audit-export/audit.jsonl\"\n";
+        std::fs::write(dir.join("custos.toml"), format!("{cfg}\n{exporter}"))?;
+    }
     let child = spawn(&demo_args).await?;
     let creds: Value = serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json"))?)?;
     let (url, ca, key) = (
