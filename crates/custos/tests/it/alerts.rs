@@ -143,8 +143,7 @@ async fn a_lagging_exporter_and_a_forged_entry_alert_once_each() {
     assert!(verify_signature(secret, &lag[0].0, &lag[0].1.to_string()));
 
     // an entry slipped into the chain by hand: the stream check raises it once
-    let db = rusqlite::Connection::open(d.join("zone.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    let db = db(d);
     db.execute_batch(
         "INSERT INTO audit_log SELECT seq + 1, time, zone, tenant, principal_kind, principal_id, 'record.delete', collection,
            record_id, subject, purpose, outcome, reason, client, request_id, count, zeroblob(32), hash

@@ -9,12 +9,6 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Command;
 
-fn db(dir: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(dir.join("zone.db")).unwrap();
-    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    c
-}
-
 fn head(dir: &Path) -> i64 {
     db(dir).query_row("SELECT coalesce(max(seq), 0) FROM audit_log", [], |r| r.get(0)).unwrap()
 }

@@ -220,7 +220,7 @@ async fn key_rotation_keeps_old_records_readable() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(moved, "rewrap moved the old record to key version 2");
-    let db = rusqlite::Connection::open(dir.path().join("zone.db")).unwrap();
+    let db = db(dir.path());
     let stale: i64 = db
         .query_row(
             "SELECT (SELECT count(*) FROM record_fields f JOIN records r ON r.id = f.record_id WHERE r.tenant = 'hvl' AND f.key_version = 1)

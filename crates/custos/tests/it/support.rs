@@ -149,6 +149,13 @@ impl Server {
     }
 }
 
+/// The zone database of a data directory, opened beside the running server.
+pub fn db(dir: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(dir.join("zone.db")).unwrap();
+    c.busy_timeout(Duration::from_secs(10)).unwrap();
+    c
+}
+
 /// Assert an RFC 9457 problem with the given status and type slug.
 pub fn assert_problem(r: &Resp, status: u16, slug: &str) {
     assert_eq!(r.status.as_u16(), status, "{}", r.text);

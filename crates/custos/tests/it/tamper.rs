@@ -6,12 +6,6 @@ use crate::support::*;
 use reqwest::Method;
 use serde_json::json;
 
-fn db(dir: &std::path::Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open(dir.join("zone.db")).unwrap();
-    c.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    c
-}
-
 fn ct(c: &rusqlite::Connection, record: &str, field: &str) -> (Vec<u8>, i64) {
     c.query_row("SELECT ct, key_version FROM record_fields WHERE record_id = ?1 AND field = ?2", [record, field], |r| {
         Ok((r.get(0)?, r.get(1)?))
