@@ -182,7 +182,7 @@ impl Vault {
                 if let Err(e) = self.publish_audit_key().await {
                     tracing::error!(error = %e, "could not record the audit checkpoint public key");
                 }
-                tracing::warn!(target: "custos::audit", "vault unsealed: root key in memory");
+                tracing::warn!(target: "custos::keys", "vault unsealed: root key in memory");
                 Ok(SealStatus { sealed: false, progress: 0, threshold })
             }
             Err(e) => Err(CoreError::Unseal(e.to_string())),
@@ -208,6 +208,6 @@ impl Vault {
     pub fn seal_now(&self) {
         *write(&self.keyring) = None;
         lock(&self.pending_shares).clear();
-        tracing::warn!(target: "custos::audit", "vault sealed: keys dropped from memory");
+        tracing::warn!(target: "custos::keys", "vault sealed: keys dropped from memory");
     }
 }

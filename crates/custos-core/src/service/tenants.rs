@@ -59,7 +59,7 @@ impl Vault {
             }
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(target: "custos::audit", tenant = %code, "tenant created; root key used to wrap tenant key v1");
+        tracing::info!(target: "custos::keys", tenant = %code, "tenant created; root key used to wrap tenant key v1");
         Ok(TenantView { code, zone: self.zone.clone(), key_version: 1 })
     }
 
@@ -104,7 +104,7 @@ impl Vault {
         ctx.keys.put_tenant_key(code, key)?;
         self.forget_tenant(code);
         self.rewrap_wanted.notify_one();
-        tracing::info!(target: "custos::audit", tenant = %code, version = next, "tenant key rotated; root key used");
+        tracing::info!(target: "custos::keys", tenant = %code, version = next, "tenant key rotated; root key used");
         Ok(next)
     }
 }
