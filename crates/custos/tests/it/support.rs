@@ -17,6 +17,7 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub http: Client,
+    pub ca: std::path::PathBuf,
 }
 
 impl Drop for Server {
@@ -59,7 +60,7 @@ pub fn spawn(args: &[&str], dir: &Path) -> Server {
     };
     std::thread::spawn(move || for _ in lines {});
     let ca = dir.join("tls/ca.pem");
-    Server { child, url, http: client(&ca) }
+    Server { child, url, http: client(&ca), ca }
 }
 
 /// A fresh demo server (development mode, demo tenant, admin key).
@@ -139,6 +140,54 @@ impl Server {
             .await
             .unwrap();
         Resp::read(resp).await
+    }
+
+    /// Send only the headers of a request that declares a `len`-byte JSON body, and
+    /// read the answer: an oversized body is refused from its declared length, before
+    /// it is sent (a client streaming it might see the connection close instead).
+    pub fn declared_body(&self, method: &str, path: &str, token: &str, len: usize) -> Resp {
+        use std::io::{Read, Write};
+        let hostport = self.url.trim_start_matches("https://").replace("localhost", "127.0.0.1");
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_file_iter(&self.ca).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), "localhost".try_into().unwrap()).unwrap();
+        let tcp = std::net::TcpStream::connect(hostport).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        write!(
+            tls,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n{{"
+        )
+        .unwrap();
+        tls.flush().unwrap();
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = tls.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let content_type = head.lines().find_map(|l| l.strip_prefix("content-type: ")).unwrap_or_default().to_owned();
+        Resp {
+            status: reqwest::StatusCode::from_u16(status).unwrap(),
+            content_type,
+            body: serde_json::from_str(body).unwrap_or(Value::Null),
+            text: body.to_owned(),
+        }
     }
 
     /// `POST …/records/search` on collection `people` of `code`, purpose `grading`.
