@@ -195,6 +195,8 @@ impl Vault {
         };
         let checkpoints = self.store.audit_checkpoints().await?;
         let mut at_checkpoint = std::collections::HashMap::new();
+        // Looked up once per entry: a set, not a scan of every checkpoint.
+        let checkpointed: std::collections::HashSet<i64> = checkpoints.iter().map(|c| c.seq).collect();
         // After retention, the chain starts after an anchor checkpoint: verify from it.
         let first = self.store.audit_after(0, 1).await?;
         let mut state = match first.first() {
@@ -222,7 +224,7 @@ impl Vault {
             entries += i64::try_from(batch.len()).unwrap_or(i64::MAX);
             // Keep the stored hash at each checkpointed seq, as read, for comparison.
             for e in &batch {
-                if checkpoints.iter().any(|c| c.seq == e.seq) {
+                if checkpointed.contains(&e.seq) {
                     at_checkpoint.insert(e.seq, e.hash);
                 }
             }
