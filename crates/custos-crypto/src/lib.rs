@@ -11,22 +11,29 @@ mod aead;
 mod blind;
 mod error;
 mod keys;
+mod password;
 mod random;
 mod secret;
 mod shamir;
 mod signing;
 mod token;
+mod totp;
 
 pub use aad::{FieldAad, KeyScope, SubjectKeyAad, TenantKeyAad};
 pub use aead::Sealed;
 pub use blind::{BlindIndex, BlindIndexKey};
 pub use error::CryptoError;
-pub use keys::{DataKey, KEY_LEN, RootKey, SubjectKey, TenantKey, WrappedKey};
+pub use keys::{DataKey, IdentityKeys, KEY_LEN, RootKey, SubjectKey, TenantKey, WrappedKey};
 pub use random::{random_array, random_hex};
 pub use secret::Secret;
 pub use shamir::{InitId, Share, combine_shares, split_root_key};
 pub use signing::{AuditSigningKey, verify_signature};
+pub use password::{
+    MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordParams, PasswordProblem, burn_password_check, check_new_password,
+    hash_password, needs_rehash, verify_password,
+};
 pub use token::{TokenHash, new_token};
+pub use totp::{TOTP_DIGITS, TOTP_STEP_SECONDS, TotpSecret};
 
 /// Whether the FIPS-validated module is in use (only with the `fips` feature).
 pub fn fips_mode() -> bool {
