@@ -49,6 +49,19 @@ pub enum CoreError {
     /// The audit trail could not be written, so the operation was not carried out.
     #[error("the audit trail is unavailable; the operation was not carried out")]
     AuditUnavailable,
+    /// A privileged staff user must enrol in MFA before doing anything else.
+    #[error("multi-factor authentication must be set up first")]
+    MfaRequired,
+    /// A login failed. One error for every cause, so accounts cannot be enumerated;
+    /// the cause goes to the audit trail only.
+    #[error("login failed")]
+    LoginFailed(&'static str),
+    /// Too many failed attempts: try again after `retry_after` seconds.
+    #[error("too many attempts")]
+    Throttled {
+        /// Seconds to wait.
+        retry_after: i64,
+    },
     /// Storage failure.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
@@ -83,6 +96,9 @@ impl CoreError {
             CoreError::State(_) => "invalid-state",
             CoreError::Integrity => "integrity-failure",
             CoreError::AuditUnavailable => "audit-unavailable",
+            CoreError::MfaRequired => "mfa-required",
+            CoreError::LoginFailed(_) => "login-failed",
+            CoreError::Throttled { .. } | CoreError::Store(StoreError::Locked { .. }) => "throttled",
             _ => "internal",
         }
     }

@@ -93,6 +93,17 @@ id_type!(
     /// An API key's public id: `key_` and 16 hex digits.
     ApiKeyId, "api key id", |s| is_prefixed_hex(s, "key_", 16), "key_ followed by 16 lowercase hex digits"
 );
+id_type!(
+    /// A staff user's id: `usr_` and 16 hex digits.
+    UserId, "user id", |s| is_prefixed_hex(s, "usr_", 16), "usr_ followed by 16 lowercase hex digits"
+);
+
+impl UserId {
+    /// A new random user id.
+    pub fn generate() -> Result<Self, CoreError> {
+        Ok(Self(format!("usr_{}", custos_crypto::random_hex(8)?)))
+    }
+}
 
 impl TenantCode {
     /// Codes are at least two characters.

@@ -3,7 +3,7 @@
 
 use custos_core::clock::Timestamp;
 use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
-use custos_core::policy::Role;
+use custos_core::policy::RoleName;
 use custos_core::store::{
     ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, RecordFilter, RecordMeta, Store, StoreError, SubjectRow,
     TenantKeyRow, TenantRow, WriteOp,
@@ -11,16 +11,16 @@ use custos_core::store::{
 use custos_crypto::{Sealed, TokenHash};
 use std::sync::Arc;
 
-type R = Result<(), String>;
+pub(crate) type R = Result<(), String>;
 
-fn ct(tag: u8) -> Sealed {
+pub(crate) fn ct(tag: u8) -> Sealed {
     // A well-framed ciphertext: the store only checks framing.
     let mut b = vec![1u8];
     b.extend_from_slice(&[tag; 40]);
     Sealed::from_bytes(b).unwrap_or_else(|_| unreachable!("fixed framing"))
 }
 
-fn code(s: &str) -> TenantCode {
+pub(crate) fn code(s: &str) -> TenantCode {
     TenantCode::parse(s).unwrap_or_else(|_| unreachable!("fixture code"))
 }
 
@@ -28,7 +28,7 @@ fn name<T>(f: fn(&str) -> Result<T, custos_core::CoreError>, s: &str) -> T {
     f(s).unwrap_or_else(|_| unreachable!("fixture name"))
 }
 
-fn tenant_ops(c: &str) -> Vec<WriteOp> {
+pub(crate) fn tenant_ops(c: &str) -> Vec<WriteOp> {
     vec![
         WriteOp::InsertTenant(TenantRow {
             code: code(c),
@@ -72,7 +72,7 @@ fn record_op(t: &str, id: &RecordId, subject: Option<&Pseudonym>, mac: [u8; 32])
     }
 }
 
-fn check(cond: bool, what: &str) -> R {
+pub(crate) fn check(cond: bool, what: &str) -> R {
     if cond { Ok(()) } else { Err(what.to_owned()) }
 }
 
@@ -83,6 +83,7 @@ pub async fn run_all(store: Arc<dyn Store>) -> R {
     write_sets_are_atomic(&*store).await?;
     concurrent_writes_all_land(store.clone()).await?;
     optimistic_update(&*store).await?;
+    crate::conformance_identity::run_all(store.clone()).await?;
     Ok(())
 }
 
@@ -110,15 +111,17 @@ async fn tenants_and_keys(s: &dyn Store) -> R {
         id: name(ApiKeyId::parse, "key_0000000000000001"),
         tenant: code("alpha"),
         name: "k".into(),
-        role: Role::Reader,
+        role: RoleName::parse("reader").map_err(|e| e.to_string())?,
         hash: hash.clone(),
         created_at: Timestamp(1),
         expires_at: Timestamp(10),
+        revoked_at: None,
+        last_used_at: None,
     })])
     .await
     .map_err(|e| e.to_string())?;
     let k = s.api_key_by_hash(&hash).await.map_err(|e| e.to_string())?.ok_or("api key missing")?;
-    check(k.role == Role::Reader && k.tenant == code("alpha"), "api key round trip")?;
+    check(k.role.as_str() == "reader" && k.tenant == code("alpha"), "api key round trip")?;
     check(s.api_key_by_hash(&TokenHash::of("other")).await.map_err(|e| e.to_string())?.is_none(), "unknown hash")?;
     Ok(())
 }

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+mod conformance_identity;
 mod sqlite;
 
 pub use sqlite::{SqliteOptions, SqliteStore};

@@ -42,6 +42,8 @@ pub enum PrincipalKind {
     Operator,
     /// A tenant API key.
     Service,
+    /// A staff user's session.
+    User,
     /// Not (yet) authenticated: failed logins, unseal attempts.
     Anonymous,
     /// Custos itself (background jobs).
@@ -54,6 +56,7 @@ impl PrincipalKind {
         match self {
             PrincipalKind::Operator => "operator",
             PrincipalKind::Service => "service",
+            PrincipalKind::User => "user",
             PrincipalKind::Anonymous => "anonymous",
             PrincipalKind::System => "system",
         }
@@ -64,6 +67,7 @@ impl PrincipalKind {
         match s {
             "operator" => Some(PrincipalKind::Operator),
             "service" => Some(PrincipalKind::Service),
+            "user" => Some(PrincipalKind::User),
             "anonymous" => Some(PrincipalKind::Anonymous),
             "system" => Some(PrincipalKind::System),
             _ => None,

@@ -7,7 +7,8 @@ use super::Vault;
 use crate::audit::{AuditEntry, Outcome, PrincipalKind, RequestMeta};
 use crate::error::CoreError;
 use crate::ids::{CollectionName, Pseudonym, Purpose, RecordId, TenantCode};
-use crate::policy::Principal;
+use crate::policy::{MemberKind, Principal};
+use custos_crypto::TokenHash;
 use crate::store::{StoreError, WriteOp};
 
 /// An authenticated caller with the request it came in on.
@@ -17,6 +18,8 @@ pub struct Caller {
     pub principal: Principal,
     /// Request id and client address.
     pub meta: RequestMeta,
+    /// The session the request came with (staff users), for MFA step-up and logout.
+    pub session: Option<TokenHash>,
 }
 
 /// An audit entry being filled in by an operation.
@@ -76,10 +79,16 @@ impl Audit {
             | CoreError::NotFound(_)
             | CoreError::PurposeRequired
             | CoreError::PurposeNotAllowed
-            | CoreError::Unseal(_) => Outcome::Denied,
+            | CoreError::Unseal(_)
+            | CoreError::MfaRequired
+            | CoreError::LoginFailed(_)
+            | CoreError::Throttled { .. } => Outcome::Denied,
             _ => Outcome::Error,
         };
-        self.0.reason = Some(e.code().to_owned());
+        self.0.reason = Some(match e {
+            CoreError::LoginFailed(cause) => (*cause).to_owned(),
+            other => other.code().to_owned(),
+        });
         WriteOp::Audit(Box::new(self.0))
     }
 }
@@ -95,10 +104,17 @@ impl Vault {
     /// Start an entry for `caller` doing `action`.
     pub(crate) fn audit(&self, caller: &Caller, action: &str) -> Audit {
         let (kind, id) = match &caller.principal {
-            Principal::Operator { id } => (PrincipalKind::Operator, id.clone()),
-            Principal::Service { key_id, .. } => (PrincipalKind::Service, key_id.to_string()),
+            Principal::Operator { id, .. } => (PrincipalKind::Operator, id.clone()),
+            Principal::Member { id, kind: MemberKind::Service, .. } => (PrincipalKind::Service, id.clone()),
+            Principal::Member { id, kind: MemberKind::User, .. } => (PrincipalKind::User, id.clone()),
         };
         self.entry(kind, id, &caller.meta, action)
+    }
+
+    /// Start an entry for a staff user (before a session exists: logins, resets).
+    pub(crate) fn audit_user(&self, id: &str, operator: bool, meta: &RequestMeta, action: &str) -> Audit {
+        let kind = if operator { PrincipalKind::Operator } else { PrincipalKind::User };
+        self.entry(kind, id.to_owned(), meta, action)
     }
 
     /// Start an entry for an unauthenticated request.

@@ -5,6 +5,7 @@ mod audit;
 mod audit_trail;
 mod auth;
 mod collections;
+mod identity;
 mod records;
 mod rewrap;
 mod seal;
@@ -12,7 +13,11 @@ mod tenants;
 
 pub use audit::Caller;
 pub use audit_trail::{AuditFault, AuditPage, AuditReport};
-pub use auth::{ApiKeyCreated, DEFAULT_KEY_DAYS, MAX_KEY_DAYS, NewApiKey};
+pub use identity::{
+    AccessReview, ApiKeyCreated, ApiKeyView, ConfirmReview, DEFAULT_KEY_DAYS, ExpiringKey, IdentityConfig, LoginRequest,
+    MfaConfirmed, NewApiKey, NewUser, OidcSettings, OidcStart, OutgoingMail, PrincipalReview, ReviewConfirmed, RoleView,
+    SessionCreated, SsoIdentity, TotpEnrolment, UserChange, UserView,
+};
 pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, PageRequest, RecordView};
 pub use seal::{InitOutput, InitParams, Mode, SealStatus};
 pub use tenants::TenantView;
@@ -43,6 +48,9 @@ pub struct Vault {
     schemas: RwLock<HashMap<(TenantCode, CollectionName), Arc<CollectionSchema>>>,
     tokens: RwLock<HashMap<[u8; 32], (Principal, Timestamp)>>,
     rewrap_wanted: tokio::sync::Notify,
+    identity: RwLock<IdentityConfig>,
+    /// Bounds concurrent Argon2id work (each takes its memory cost).
+    argon: tokio::sync::Semaphore,
 }
 
 /// What a tenant-scoped call works with once authorised.
@@ -64,6 +72,8 @@ impl Vault {
             schemas: RwLock::default(),
             tokens: RwLock::default(),
             rewrap_wanted: tokio::sync::Notify::new(),
+            identity: RwLock::new(IdentityConfig::default()),
+            argon: tokio::sync::Semaphore::new(4),
         }
     }
 

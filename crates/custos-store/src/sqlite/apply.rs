@@ -14,7 +14,7 @@ fn key_col(k: FieldKey) -> i64 {
     }
 }
 
-fn unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+pub(crate) fn unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| match e.sqlite_error_code() {
         Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(what),
         _ => backend(e),
@@ -179,6 +179,7 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 return Err(StoreError::Conflict("tenant key version"));
             }
         }
+        WriteOp::Identity(op) => super::identity_apply::apply(conn, op)?,
         WriteOp::InsertApiKey(k) => {
             conn.execute(
                 "INSERT INTO api_keys (id, tenant, name, role, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",

@@ -57,6 +57,49 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE audit_checkpoints (
         seq INTEGER PRIMARY KEY, hash BLOB NOT NULL, time INTEGER NOT NULL, signature BLOB NOT NULL);
     "#,
+    // 3: staff identity, sessions, throttle, roles, OpenID Connect, access reviews
+    r#"
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL, login_mac BLOB NOT NULL, email_mac BLOB,
+        profile BLOB NOT NULL, password TEXT, roles TEXT NOT NULL, totp BLOB,
+        totp_enabled INTEGER NOT NULL, totp_last_step INTEGER NOT NULL, disabled INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, last_login_at INTEGER, UNIQUE (tenant, login_mac));
+    CREATE UNIQUE INDEX users_by_email ON users (tenant, email_mac) WHERE email_mac IS NOT NULL;
+    CREATE INDEX users_by_tenant ON users (tenant, id);
+    CREATE TABLE recovery_codes (
+        user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, hash BLOB NOT NULL, used_at INTEGER,
+        PRIMARY KEY (user_id, hash)) WITHOUT ROWID;
+    CREATE TABLE sessions (
+        hash BLOB PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL, last_seen_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        mfa INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE INDEX sessions_by_user ON sessions (user_id);
+    CREATE TABLE throttle (
+        key BLOB PRIMARY KEY, failures INTEGER NOT NULL, locked_until INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE reset_tokens (
+        hash BLOB PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        purpose TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        used_at INTEGER) WITHOUT ROWID;
+    CREATE INDEX reset_tokens_by_user ON reset_tokens (user_id);
+    CREATE TABLE roles (
+        tenant TEXT NOT NULL REFERENCES tenants(code), name TEXT NOT NULL, permissions TEXT NOT NULL,
+        updated_at INTEGER NOT NULL, PRIMARY KEY (tenant, name));
+    CREATE TABLE oidc_configs (
+        tenant TEXT PRIMARY KEY REFERENCES tenants(code), settings TEXT NOT NULL, client_secret BLOB NOT NULL,
+        updated_at INTEGER NOT NULL);
+    CREATE TABLE oidc_pending (
+        state_hash BLOB PRIMARY KEY, tenant TEXT NOT NULL, secrets BLOB NOT NULL,
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE access_reviews (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL REFERENCES tenants(code), reviewer TEXT NOT NULL,
+        at INTEGER NOT NULL, summary TEXT NOT NULL);
+    CREATE INDEX access_reviews_by_tenant ON access_reviews (tenant, at);
+    ALTER TABLE api_keys ADD COLUMN revoked_at INTEGER;
+    ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
+    ALTER TABLE api_keys ADD COLUMN reminded_at INTEGER;
+    CREATE INDEX api_keys_by_tenant ON api_keys (tenant, id);
+    "#,
 ];
 
 /// Bring the database to the newest schema, one transaction per migration.

@@ -3,6 +3,9 @@
 
 mod apply;
 mod checkpoint;
+mod identity;
+mod identity_apply;
+mod identity_read;
 mod migrate;
 mod read;
 mod writer;

@@ -4,8 +4,7 @@
 use super::backend;
 use custos_core::audit::{AuditEntry, ChainedEntry, Checkpoint, Outcome, PrincipalKind};
 use custos_core::clock::Timestamp;
-use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, Purpose, RecordId, TenantCode, ZoneName};
-use custos_core::policy::Role;
+use custos_core::ids::{CollectionName, FieldName, Pseudonym, Purpose, RecordId, TenantCode, ZoneName};
 use custos_core::store::{
     ApiKeyRow, AuditFilter, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta,
     RecordRow, StoreError, SubjectRow, TenantKeyRow, TenantRow,
@@ -14,15 +13,15 @@ use custos_crypto::{Sealed, TokenHash};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
-fn corrupt(what: &str) -> StoreError {
+pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("stored {what} does not parse"))
 }
 
-fn hash32(b: Vec<u8>) -> Result<[u8; 32], StoreError> {
+pub(crate) fn hash32(b: Vec<u8>) -> Result<[u8; 32], StoreError> {
     b.try_into().map_err(|_| corrupt("hash"))
 }
 
-fn sealed(b: Vec<u8>) -> Result<Sealed, StoreError> {
+pub(crate) fn sealed(b: Vec<u8>) -> Result<Sealed, StoreError> {
     Sealed::from_bytes(b).map_err(|_| corrupt("ciphertext"))
 }
 
@@ -49,25 +48,7 @@ pub(crate) fn operator_by_hash(c: &Connection, hash: &TokenHash) -> Result<Optio
 }
 
 pub(crate) fn api_key_by_hash(c: &Connection, hash: &TokenHash) -> Result<Option<ApiKeyRow>, StoreError> {
-    type Raw = (String, String, String, String, Vec<u8>, i64, i64);
-    let row: Option<Raw> = c
-        .prepare_cached("SELECT id, tenant, name, role, hash, created_at, expires_at FROM api_keys WHERE hash = ?1")
-        .map_err(backend)?
-        .query_row([&hash.0[..]], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)))
-        .optional()
-        .map_err(backend)?;
-    row.map(|(id, tenant, name, role, h, created, expires)| {
-        Ok(ApiKeyRow {
-            id: ApiKeyId::parse(&id).map_err(|_| corrupt("api key id"))?,
-            tenant: TenantCode::parse(&tenant).map_err(|_| corrupt("tenant code"))?,
-            name,
-            role: Role::parse(&role).ok_or_else(|| corrupt("role"))?,
-            hash: TokenHash(hash32(h)?),
-            created_at: Timestamp(created),
-            expires_at: Timestamp(expires),
-        })
-    })
-    .transpose()
+    super::identity_read::api_keys_where(c, "hash = ?1", params![&hash.0[..]]).map(|mut v| v.pop())
 }
 
 fn tenant_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64, i64)> {

@@ -7,9 +7,15 @@
 use crate::audit::{AuditEntry, ChainedEntry, Checkpoint, Outcome};
 use crate::clock::Timestamp;
 use crate::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId, TenantCode, ZoneName};
-use crate::policy::Role;
+use crate::policy::RoleName;
 use async_trait::async_trait;
 use custos_crypto::{Sealed, TokenHash};
+
+mod identity;
+pub use identity::{
+    AccessReviewRow, IdentityOp, IdentityStore, OidcConfigRow, OidcPendingRow, ResetTokenRow, RoleRow, SessionRow,
+    ThrottlePolicy, ThrottleState, TokenPurpose, UserRow,
+};
 
 /// Storage errors. `Conflict` and `NotFound` are outcomes of preconditions in a write set.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +30,12 @@ pub enum StoreError {
     /// A row was changed since it was read (optimistic concurrency).
     #[error("stale version")]
     Stale,
+    /// A throttle key is locked until the given time.
+    #[error("locked until {until:?}")]
+    Locked {
+        /// End of the lock.
+        until: Timestamp,
+    },
     /// The backend failed (I/O, corruption, closed writer). Details go to the log only.
     #[error("backend failure: {0}")]
     Backend(String),
@@ -67,13 +79,17 @@ pub struct ApiKeyRow {
     /// Label chosen by the creator (not personal data).
     pub name: String,
     /// Role.
-    pub role: Role,
+    pub role: RoleName,
     /// SHA-256 of the key.
     pub hash: TokenHash,
     /// Created.
     pub created_at: Timestamp,
     /// Expiry.
     pub expires_at: Timestamp,
+    /// Revoked (no longer valid from then on).
+    pub revoked_at: Option<Timestamp>,
+    /// Last use (recorded at most once a minute).
+    pub last_used_at: Option<Timestamp>,
 }
 
 /// An operator token.
@@ -248,6 +264,8 @@ pub enum WriteOp {
         /// New wrapped key.
         wrapped_key: Sealed,
     },
+    /// A change to staff identity, sessions, roles or API keys.
+    Identity(IdentityOp),
     /// Add a record with its fields and index entries.
     InsertRecord {
         /// Metadata (version 1).
@@ -311,7 +329,7 @@ pub enum WriteOp {
 
 /// A storage backend for one zone.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: IdentityStore + Send + Sync + std::fmt::Debug {
     /// Apply a set of operations atomically and durably; returns once committed.
     async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
     /// A `sys` metadata value.
