@@ -55,3 +55,33 @@ pub fn spawn_checkpoints(
         }
     })
 }
+
+/// Identity checks, hourly: API keys near expiry get their reminder (an audit entry the
+/// alert rules raise), and each tenant with an overdue access review is noted once a day.
+pub fn spawn_identity_checks(vault: Arc<Vault>, reminder_days: i64) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut noted: std::collections::HashMap<custos_core::ids::TenantCode, i64> = Default::default();
+        loop {
+            if !vault.is_sealed() {
+                if let Err(e) = vault.api_key_reminders(reminder_days).await {
+                    tracing::warn!(error = %e, "api key reminders failed");
+                }
+                match vault.overdue_access_reviews().await {
+                    Ok(tenants) => {
+                        let now = vault.clock().now().0;
+                        for t in tenants {
+                            if noted.get(&t).is_some_and(|at| now - at < 86_400_000) {
+                                continue;
+                            }
+                            if vault.note_overdue_review(&t).await.is_ok() {
+                                noted.insert(t, now);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "access review check failed"),
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    })
+}

@@ -9,6 +9,8 @@ pub mod export;
 mod extract;
 pub mod floor;
 pub mod jobs;
+pub mod mail;
+pub mod oidc;
 mod problem;
 mod state;
 pub mod tls;

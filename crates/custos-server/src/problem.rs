@@ -21,12 +21,21 @@ pub struct Problem {
     pub status: u16,
     /// Explanation of this occurrence (no personal data).
     pub detail: String,
+    /// Seconds to wait (sent as `Retry-After` with 429).
+    #[serde(skip)]
+    pub retry_after: Option<i64>,
 }
 
 impl Problem {
     /// A problem of kind `slug`.
     pub fn new(status: StatusCode, slug: &str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { kind: format!("urn:custos:problem:{slug}"), title, status: status.as_u16(), detail: detail.into() }
+        Self {
+            kind: format!("urn:custos:problem:{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
 
     /// 404 for an unknown route or resource.
@@ -37,6 +46,18 @@ impl Problem {
     /// 400 for malformed input.
     pub fn invalid(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid-input", "Invalid input", detail)
+    }
+
+    /// 429 with the seconds to wait.
+    pub fn throttled(retry_after: i64) -> Self {
+        let mut p = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throttled",
+            "Too many attempts",
+            "too many failed attempts; wait before trying again",
+        );
+        p.retry_after = Some(retry_after);
+        p
     }
 
     /// 500 without details.
@@ -60,7 +81,11 @@ impl IntoResponse for Problem {
         if status == StatusCode::UNAUTHORIZED {
             h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            h.insert(header::RETRY_AFTER, v);
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         resp
@@ -113,6 +138,20 @@ impl From<CoreError> for Problem {
                 "Audit trail unavailable",
                 "the access could not be recorded, so it was not carried out",
             ),
+            CoreError::MfaRequired => Problem::new(
+                S::FORBIDDEN,
+                "mfa-required",
+                "MFA required",
+                "this account must set up multi-factor authentication first (POST /v1/auth/totp/enrol)",
+            ),
+            CoreError::LoginFailed(_) => Problem::new(
+                S::UNAUTHORIZED,
+                "login-failed",
+                "Login failed",
+                "the credentials were not accepted",
+            ),
+            CoreError::Throttled { retry_after } => Problem::throttled(retry_after),
+            CoreError::Store(StoreError::Locked { .. }) => Problem::throttled(60),
             CoreError::Store(StoreError::Conflict(what)) => {
                 Problem::new(S::CONFLICT, "conflict", "Conflict", format!("{what} already exists"))
             }

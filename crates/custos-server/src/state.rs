@@ -12,4 +12,8 @@ pub struct AppState {
     pub tls: bool,
     /// Audit exporters' status (health, metrics).
     pub exporters: crate::export::Exporters,
+    /// Mail for resets and invitations (`None`: no relay configured; nothing is sent).
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// HTTP client for OpenID Connect providers.
+    pub oidc: crate::oidc::OidcClient,
 }

@@ -24,6 +24,12 @@ pub struct RawConfig {
     /// Audit trail.
     #[serde(default)]
     pub audit: RawAudit,
+    /// Staff sign-in.
+    #[serde(default)]
+    pub auth: crate::config_auth::RawAuth,
+    /// Mail relay for resets and invitations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<crate::config_auth::RawSmtp>,
 }
 
 /// `[audit]`
@@ -211,6 +217,8 @@ pub struct Config {
     pub exporters: Vec<custos_server::export::ExporterConfig>,
     /// Alerting, if configured.
     pub alerts: Option<custos_server::alerts::AlertConfig>,
+    /// Staff sign-in and mail.
+    pub auth: crate::config_auth::AuthConfig,
 }
 
 impl RawConfig {
@@ -228,6 +236,8 @@ impl RawConfig {
             },
             storage: RawStorage { path: "zone.db".into(), read_connections: default_readers() },
             audit: RawAudit::default(),
+            auth: Default::default(),
+            smtp: None,
         }
     }
 
@@ -329,6 +339,7 @@ fn check(
             .then(|| std::time::Duration::from_secs(u64::from(raw.audit.retention_days) * 86_400)),
         exporters: exporters(dir, &raw.audit.exporters)?,
         alerts: raw.audit.alerts.as_ref().map(|a| alerts(dir, a)).transpose()?,
+        auth: crate::config_auth::check(dir, &raw.auth, raw.smtp.as_ref())?,
     })
 }
 

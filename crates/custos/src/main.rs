@@ -7,6 +7,7 @@
 mod client;
 mod cmd;
 mod config;
+mod config_auth;
 mod datadir;
 
 use clap::{Parser, Subcommand};

@@ -90,7 +90,7 @@ impl State {
         if e.action.starts_with("alert.") {
             return out;
         }
-        if e.action == "auth.token" && e.outcome == Outcome::Denied {
+        if matches!(e.action.as_str(), "auth.token" | "auth.login") && e.outcome == Outcome::Denied {
             let key = e.client.clone().unwrap_or_else(|| "unknown".into());
             out.extend(self.burst("failed-logins", key, t, 1, r.window_ms, r.failed_logins));
         } else if e.outcome == Outcome::Denied {
@@ -99,6 +99,21 @@ impl State {
         if e.outcome == Outcome::Ok && matches!(e.action.as_str(), "sys.unseal" | "tenant.create" | "tenant.key-rotate")
         {
             out.push(Fired { rule: "root-key-use", key: e.action.clone(), count: 1 });
+        }
+        if e.action == "auth.login" && e.reason.as_deref() == Some("locked") {
+            let key = e.tenant.as_ref().map(|t| t.to_string()).unwrap_or_default();
+            out.extend(self.burst("account-lockout", key, t, 1, r.window_ms, 1));
+        }
+        match e.action.as_str() {
+            "apikey.expiry_reminder" => {
+                out.push(Fired { rule: "api-key-expiring", key: e.reason.clone().unwrap_or_default(), count: 1 })
+            }
+            "access_review.overdue" => out.push(Fired {
+                rule: "access-review-overdue",
+                key: e.tenant.as_ref().map(|t| t.to_string()).unwrap_or_default(),
+                count: 1,
+            }),
+            _ => {}
         }
         if e.outcome == Outcome::Ok && matches!(e.action.as_str(), "record.read" | "record.list" | "record.search") {
             out.extend(self.burst("bulk-read", e.principal_id.clone(), t, e.count, r.window_ms, r.bulk_read_records));

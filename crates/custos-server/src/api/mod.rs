@@ -2,11 +2,18 @@
 //! (`utoipa-axum`), so the published document cannot drift from what is served.
 
 pub(crate) mod audit;
+mod auth;
 mod collections;
+mod keys;
 mod records;
+mod review;
+mod roles;
+mod secret_text;
+mod sso;
 mod subjects;
 mod sys;
 mod tenants;
+mod users;
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -57,7 +64,26 @@ fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(tenants::create_tenant))
         .routes(routes!(tenants::get_tenant))
         .routes(routes!(tenants::rotate))
-        .routes(routes!(tenants::create_api_key))
+        .routes(routes!(keys::create_api_key, keys::list_api_keys))
+        .routes(routes!(keys::rotate_api_key))
+        .routes(routes!(keys::revoke_api_key))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::session))
+        .routes(routes!(auth::totp_enrol))
+        .routes(routes!(auth::totp_confirm))
+        .routes(routes!(auth::password_reset))
+        .routes(routes!(auth::password_reset_complete))
+        .routes(routes!(sso::start))
+        .routes(routes!(sso::callback))
+        .routes(routes!(sso::put_oidc))
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(users::get_user, users::patch_user, users::delete_user))
+        .routes(routes!(users::create_operator, users::list_operators))
+        .routes(routes!(roles::list_roles))
+        .routes(routes!(roles::put_role, roles::delete_role))
+        .routes(routes!(review::access_review))
+        .routes(routes!(review::confirm))
         .routes(routes!(collections::put_collection, collections::get_collection))
         .routes(routes!(subjects::create_subject))
         .routes(routes!(subjects::get_subject))

@@ -26,6 +26,8 @@ pub(crate) struct Health {
     fips: bool,
     /// The audit trail: chain head and exporters.
     audit: AuditHealth,
+    /// Tenants whose access review is overdue.
+    access_reviews_overdue: usize,
 }
 
 /// Audit trail health.
@@ -100,6 +102,7 @@ pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
         tls: s.tls,
         fips: custos_crypto::fips_mode(),
         audit: AuditHealth { head, exporters },
+        access_reviews_overdue: s.vault.overdue_access_reviews().await.map(|v| v.len()).unwrap_or(0),
     })
 }
 

@@ -1,4 +1,4 @@
-//! Tenant endpoints: create, read, rotate the tenant key, issue API keys.
+//! Tenant endpoints: create, read, rotate the tenant key.
 
 use crate::extract::{ApiJson, ApiPath, Auth};
 use crate::problem::Problem;
@@ -7,9 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use custos_core::ids::TenantCode;
-use custos_core::policy::Role;
-use custos_core::service::{NewApiKey, TenantView};
-use custos_crypto::Secret;
+use custos_core::service::TenantView;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -81,64 +79,4 @@ pub(crate) async fn rotate(
 ) -> Result<Json<Rotated>, Problem> {
     let code = TenantCode::parse(&code)?;
     Ok(Json(Rotated { key_version: s.vault.rotate_tenant_key(&c, &code).await? }))
-}
-
-/// A new API key.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CreateApiKey {
-    /// Label.
-    name: String,
-    /// admin, writer or reader.
-    role: Role,
-    /// Lifetime in days (default 90, at most 730).
-    #[serde(default)]
-    expires_in_days: Option<u32>,
-}
-
-/// The key, shown only in this response.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct ApiKeyOut {
-    id: String,
-    /// The secret key: store it now; it is not shown again.
-    #[schema(value_type = String)]
-    key: KeyText,
-    role: Role,
-    expires_at: String,
-}
-
-/// Serialises a secret exactly once, into the creation response.
-#[derive(Debug)]
-pub(crate) struct KeyText(Secret<String>);
-
-impl Serialize for KeyText {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.0.expose())
-    }
-}
-
-/// Issue an API key for the tenant (operator or tenant admin).
-#[utoipa::path(post, path = "/v1/tenants/{code}/api-keys", tag = "tenants", request_body = CreateApiKey, security(("bearer" = [])),
-    params(("code" = String, Path, description = "tenant code")),
-    responses((status = 201, body = ApiKeyOut), (status = 400, body = Problem), (status = 404, body = Problem)))]
-pub(crate) async fn create_api_key(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    ApiPath(code): ApiPath<String>,
-    ApiJson(req): ApiJson<CreateApiKey>,
-) -> Result<(StatusCode, Json<ApiKeyOut>), Problem> {
-    let code = TenantCode::parse(&code)?;
-    let k = s
-        .vault
-        .create_api_key(&c, &code, NewApiKey { name: req.name, role: req.role, expires_in_days: req.expires_in_days })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ApiKeyOut {
-            id: k.id.to_string(),
-            key: KeyText(k.key),
-            role: k.role,
-            expires_at: k.expires_at.to_rfc3339(),
-        }),
-    ))
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use custos_core::Vault;
 use custos_core::audit::RequestMeta;
 use custos_core::ids::{CollectionName, TenantCode};
-use custos_core::policy::Role;
+use custos_core::policy::RoleName;
 use custos_core::schema::CollectionSchema;
 use custos_core::service::Caller;
 use custos_core::service::{InitParams, Mode, NewApiKey};
@@ -152,7 +152,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
                 .create_api_key(
                     &operator,
                     &code,
-                    NewApiKey { name: "demo-admin".into(), role: Role::Admin, expires_in_days: Some(365) },
+                    NewApiKey { name: "demo-admin".into(), role: RoleName::parse("admin")?, expires_in_days: Some(365) },
                 )
                 .await?;
             k.key.expose().clone()

@@ -51,7 +51,13 @@ pub fn print_openapi() -> Result<()> {
         Arc::new(Vault::new(Arc::new(store), Arc::new(SystemClock), custos_core::ids::ZoneName::parse("default")?));
     println!(
         "{}",
-        custos_server::openapi_json(custos_server::AppState { vault, tls: true, exporters: Default::default() })
+        custos_server::openapi_json(custos_server::AppState {
+            vault,
+            tls: true,
+            exporters: Default::default(),
+            mailer: None,
+            oidc: custos_server::oidc::OidcClient::new(None)?,
+        })
     );
     for ext in ["db", "db-wal", "db-shm"] {
         let _ = std::fs::remove_file(dir.with_extension(ext));

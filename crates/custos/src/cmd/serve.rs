@@ -37,8 +37,24 @@ pub fn start(vault: Arc<Vault>, cfg: &config::Config, exporters: custos_server::
     } else {
         Some(custos_server::tls::server_config(&cfg.tls_cert, &cfg.tls_key)?)
     };
-    let app = custos_server::router(AppState { vault, tls: tls.is_some(), exporters }, cfg.max_body_bytes);
-    Ok(custos_server::start(app, ListenOptions { addr: cfg.listen, tls })?)
+    vault.set_identity_config(cfg.auth.identity.clone());
+    let mailer = cfg
+        .auth
+        .smtp
+        .as_ref()
+        .map(|m| custos_server::mail::Mailer::new(m).map(Arc::new))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let oidc = custos_server::oidc::OidcClient::new(cfg.auth.oidc_ca.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let state = AppState { vault: vault.clone(), tls: tls.is_some(), exporters, mailer, oidc };
+    let app = custos_server::router(state, cfg.max_body_bytes);
+    let running = custos_server::start(app, ListenOptions { addr: cfg.listen, tls: tls.clone() })?;
+    if !cfg.auth.public_url_set {
+        let mut identity = cfg.auth.identity.clone();
+        identity.public_url = url(running.addr, tls.is_some());
+        vault.set_identity_config(identity);
+    }
+    Ok(running)
 }
 
 /// The URL clients use for a bound address.
@@ -69,6 +85,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) ->
     let running = start(vault.clone(), &cfg, exporters)?;
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
     let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every, cfg.audit_retention);
+    let _identity = custos_server::jobs::spawn_identity_checks(vault.clone(), cfg.auth.reminder_days);
     println!("custos: listening on {}", url(running.addr, !cfg.insecure_http));
     if vault.is_sealed() {
         println!("custos: sealed; unseal with `custos unseal --data-dir {}`", dir.display());

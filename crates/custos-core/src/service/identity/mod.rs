@@ -124,6 +124,11 @@ impl Vault {
         *crate::keyring::write(&self.identity) = cfg;
     }
 
+    /// The public address used in links and the OpenID Connect redirect.
+    pub fn public_url(&self) -> String {
+        crate::keyring::read(&self.identity).public_url.trim_end_matches('/').to_owned()
+    }
+
     pub(crate) fn identity_config(&self) -> IdentityConfig {
         crate::keyring::read(&self.identity).clone()
     }

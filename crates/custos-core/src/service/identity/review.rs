@@ -218,6 +218,15 @@ impl Vault {
         self.settle(a, r).await
     }
 
+    /// Record that a tenant's access review is overdue (the alert rules raise it).
+    pub async fn note_overdue_review(&self, code: &TenantCode) -> Result<(), CoreError> {
+        let (_, due) = self.review_due(code).await?;
+        let mut a = self.audit_system("access_review.overdue").tenant(code);
+        a.set_reason(format!("due_at={}", due.to_rfc3339()));
+        self.store.apply(vec![a.ok()]).await?;
+        Ok(())
+    }
+
     /// Tenants whose access review is overdue (for health and alerts).
     pub async fn overdue_access_reviews(&self) -> Result<Vec<TenantCode>, CoreError> {
         let now = self.now();
