@@ -26,14 +26,14 @@ pub use blind::{BlindIndex, BlindIndexKey};
 pub use error::CryptoError;
 pub use identity::IdentityKeys;
 pub use keys::{DataKey, KEY_LEN, RootKey, SubjectKey, TenantKey, WrappedKey};
-pub use random::{random_array, random_hex};
-pub use secret::Secret;
-pub use shamir::{InitId, Share, combine_shares, split_root_key};
-pub use signing::{AuditSigningKey, verify_signature};
 pub use password::{
     MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS, PasswordParams, PasswordProblem, burn_password_check, check_new_password,
     hash_password, needs_rehash, verify_password,
 };
+pub use random::{random_array, random_hex};
+pub use secret::Secret;
+pub use shamir::{InitId, Share, combine_shares, split_root_key};
+pub use signing::{AuditSigningKey, verify_signature};
 pub use token::{TokenHash, new_token};
 pub use totp::{TOTP_DIGITS, TOTP_STEP_SECONDS, TotpSecret};
 

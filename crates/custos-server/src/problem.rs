@@ -144,12 +144,9 @@ impl From<CoreError> for Problem {
                 "MFA required",
                 "this account must set up multi-factor authentication first (POST /v1/auth/totp/enrol)",
             ),
-            CoreError::LoginFailed(_) => Problem::new(
-                S::UNAUTHORIZED,
-                "login-failed",
-                "Login failed",
-                "the credentials were not accepted",
-            ),
+            CoreError::LoginFailed(_) => {
+                Problem::new(S::UNAUTHORIZED, "login-failed", "Login failed", "the credentials were not accepted")
+            }
             CoreError::Throttled { retry_after } => Problem::throttled(retry_after),
             CoreError::Store(StoreError::Locked { .. }) => Problem::throttled(60),
             CoreError::Store(StoreError::Conflict(what)) => {

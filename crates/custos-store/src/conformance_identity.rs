@@ -90,12 +90,20 @@ async fn single_use(s: &dyn Store) -> R {
     };
     s.apply(id(IdentityOp::InsertResetToken(row))).await.map_err(|e| e.to_string())?;
     check(
-        matches!(s.apply(id(IdentityOp::UseResetToken { hash: hash.clone(), at: Timestamp(60) })).await, Err(StoreError::NotFound(_))),
+        matches!(
+            s.apply(id(IdentityOp::UseResetToken { hash: hash.clone(), at: Timestamp(60) })).await,
+            Err(StoreError::NotFound(_))
+        ),
         "an expired token is refused",
     )?;
-    s.apply(id(IdentityOp::UseResetToken { hash: hash.clone(), at: Timestamp(20) })).await.map_err(|e| e.to_string())?;
+    s.apply(id(IdentityOp::UseResetToken { hash: hash.clone(), at: Timestamp(20) }))
+        .await
+        .map_err(|e| e.to_string())?;
     check(
-        matches!(s.apply(id(IdentityOp::UseResetToken { hash, at: Timestamp(21) })).await, Err(StoreError::NotFound(_))),
+        matches!(
+            s.apply(id(IdentityOp::UseResetToken { hash, at: Timestamp(21) })).await,
+            Err(StoreError::NotFound(_))
+        ),
         "a token is usable once",
     )?;
     Ok(())
@@ -120,7 +128,12 @@ async fn throttle_is_atomic(s: Arc<dyn Store>) -> R {
     }
     check(admitted == 5, &format!("40 parallel attempts admit exactly 5, got {admitted}"))?;
     // A locked second key refuses the whole set, so the first key is not counted.
-    let before = s.apply(id(IdentityOp::ThrottleAdmit { keys: vec![([8; 32], policy), ([7; 32], policy)], now: Timestamp(2_000) })).await;
+    let before = s
+        .apply(id(IdentityOp::ThrottleAdmit {
+            keys: vec![([8; 32], policy), ([7; 32], policy)],
+            now: Timestamp(2_000),
+        }))
+        .await;
     check(matches!(before, Err(StoreError::Locked { .. })), "a locked key refuses")?;
     s.apply(id(IdentityOp::ThrottleClear { key: [7; 32] })).await.map_err(|e| e.to_string())?;
     s.apply(id(IdentityOp::ThrottleAdmit { keys: vec![([7; 32], policy)], now: Timestamp(2_000) }))

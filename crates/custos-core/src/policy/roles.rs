@@ -19,7 +19,11 @@ impl RoleName {
         let ok = (2..=32).contains(&s.len())
             && s.starts_with(|c: char| c.is_ascii_lowercase())
             && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if ok { Ok(Self(s.to_owned())) } else { Err(CoreError::invalid("role", "2-32 of a-z, 0-9 and '-', starting with a letter")) }
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(CoreError::invalid("role", "2-32 of a-z, 0-9 and '-', starting with a letter"))
+        }
     }
 
     /// The name.

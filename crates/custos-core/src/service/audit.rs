@@ -8,8 +8,8 @@ use crate::audit::{AuditEntry, Outcome, PrincipalKind, RequestMeta};
 use crate::error::CoreError;
 use crate::ids::{CollectionName, Pseudonym, Purpose, RecordId, TenantCode};
 use crate::policy::{MemberKind, Principal};
-use custos_crypto::TokenHash;
 use crate::store::{StoreError, WriteOp};
+use custos_crypto::TokenHash;
 
 /// An authenticated caller with the request it came in on.
 #[derive(Debug, Clone)]
@@ -87,6 +87,7 @@ impl Audit {
         };
         self.0.reason = Some(match e {
             CoreError::LoginFailed(cause) => (*cause).to_owned(),
+            CoreError::Throttled { .. } => "locked".to_owned(),
             other => other.code().to_owned(),
         });
         WriteOp::Audit(Box::new(self.0))

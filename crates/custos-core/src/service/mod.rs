@@ -14,9 +14,9 @@ mod tenants;
 pub use audit::Caller;
 pub use audit_trail::{AuditFault, AuditPage, AuditReport};
 pub use identity::{
-    AccessReview, ApiKeyCreated, ApiKeyView, ConfirmReview, DEFAULT_KEY_DAYS, ExpiringKey, IdentityConfig, LoginRequest,
-    MfaConfirmed, NewApiKey, NewUser, OidcSettings, OidcStart, OutgoingMail, PrincipalReview, ReviewConfirmed, RoleView,
-    SessionCreated, SsoIdentity, TotpEnrolment, UserChange, UserView,
+    AccessReview, ApiKeyCreated, ApiKeyView, ConfirmReview, DEFAULT_KEY_DAYS, ExpiringKey, IdentityConfig,
+    LoginRequest, MfaConfirmed, NewApiKey, NewUser, OidcSettings, OidcStart, OutgoingMail, PrincipalReview,
+    ReviewConfirmed, RoleView, SessionCreated, SsoIdentity, TotpEnrolment, UserChange, UserView,
 };
 pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, PageRequest, RecordView};
 pub use seal::{InitOutput, InitParams, Mode, SealStatus};

@@ -65,11 +65,17 @@ pub(crate) fn session_response(s: &AppState, created: SessionCreated) -> Respons
 /// 401 `login-failed`; repeated failures give 429 with `Retry-After`.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login,
     responses((status = 200, body = SessionOut), (status = 401, body = Problem), (status = 429, body = Problem)))]
-pub(crate) async fn login(State(s): State<AppState>, Meta(meta): Meta, ApiJson(req): ApiJson<Login>) -> Result<Response, Problem> {
+pub(crate) async fn login(
+    State(s): State<AppState>,
+    Meta(meta): Meta,
+    ApiJson(req): ApiJson<Login>,
+) -> Result<Response, Problem> {
     let tenant = match req.tenant.as_deref() {
         None => None,
         // A malformed code is an unknown tenant: same answer as any other failure.
-        Some(t) => Some(TenantCode::parse(t).map_err(|_| Problem::from(custos_core::CoreError::LoginFailed("bad_tenant")))?),
+        Some(t) => {
+            Some(TenantCode::parse(t).map_err(|_| Problem::from(custos_core::CoreError::LoginFailed("bad_tenant")))?)
+        }
     };
     if req.username.len() > 256 {
         return Err(custos_core::CoreError::LoginFailed("bad_username").into());

@@ -127,7 +127,11 @@ pub(crate) async fn confirm(
     let code = TenantCode::parse(&code)?;
     let r = s
         .vault
-        .confirm_access_review(&c, &code, ConfirmReview { disable_users: req.disable_users, revoke_keys: req.revoke_keys })
+        .confirm_access_review(
+            &c,
+            &code,
+            ConfirmReview { disable_users: req.disable_users, revoke_keys: req.revoke_keys },
+        )
         .await?;
     Ok(Json(ConfirmOut {
         id: r.id,

@@ -82,7 +82,12 @@ pub(crate) async fn start(State(s): State<AppState>, ApiPath(code): ApiPath<Stri
 }
 
 fn provider_unavailable() -> Problem {
-    Problem::new(StatusCode::BAD_GATEWAY, "provider-unavailable", "Provider unavailable", "the identity provider could not be reached")
+    Problem::new(
+        StatusCode::BAD_GATEWAY,
+        "provider-unavailable",
+        "Provider unavailable",
+        "the identity provider could not be reached",
+    )
 }
 
 /// The provider's answer.

@@ -80,8 +80,14 @@ pub(crate) struct UserList {
     users: Vec<UserOut>,
 }
 
-async fn create(s: &AppState, c: &custos_core::service::Caller, tenant: Option<&TenantCode>, req: CreateUser) -> Result<(StatusCode, Json<UserOut>), Problem> {
-    let new = NewUser { username: req.username, password: req.password.map(|p| p.0), email: req.email, roles: req.roles };
+async fn create(
+    s: &AppState,
+    c: &custos_core::service::Caller,
+    tenant: Option<&TenantCode>,
+    req: CreateUser,
+) -> Result<(StatusCode, Json<UserOut>), Problem> {
+    let new =
+        NewUser { username: req.username, password: req.password.map(|p| p.0), email: req.email, roles: req.roles };
     let (view, mail) = s.vault.create_user(c, tenant, new).await?;
     if let Some(mail) = mail {
         match &s.mailer {

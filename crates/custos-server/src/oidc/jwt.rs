@@ -266,13 +266,32 @@ mod tests {
         let (t, k) = es256_token(&claims(), "k1");
         let keys = [k];
         assert!(validate_id_token(&t, &keys, "https://idp", "client", "n1", 1500).is_ok());
-        assert_eq!(validate_id_token(&t, &keys, "https://other", "client", "n1", 1500).err(), Some(TokenRefused::Issuer));
-        assert_eq!(validate_id_token(&t, &keys, "https://idp", "client2", "n1", 1500).err(), Some(TokenRefused::Audience));
+        assert_eq!(
+            validate_id_token(&t, &keys, "https://other", "client", "n1", 1500).err(),
+            Some(TokenRefused::Issuer)
+        );
+        assert_eq!(
+            validate_id_token(&t, &keys, "https://idp", "client2", "n1", 1500).err(),
+            Some(TokenRefused::Audience)
+        );
         assert_eq!(validate_id_token(&t, &keys, "https://idp", "client", "n2", 1500).err(), Some(TokenRefused::Nonce));
-        assert_eq!(validate_id_token(&t, &keys, "https://idp", "client", "n1", 2100).err(), Some(TokenRefused::Expired));
+        assert_eq!(
+            validate_id_token(&t, &keys, "https://idp", "client", "n1", 2100).err(),
+            Some(TokenRefused::Expired)
+        );
         let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), t.split('.').nth(1).unwrap());
-        assert_eq!(validate_id_token(&none, &keys, "https://idp", "client", "n1", 1500).err(), Some(TokenRefused::Algorithm));
-        let hs = format!("{}.{}.AAAA", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","kid":"k1"}"#), t.split('.').nth(1).unwrap());
-        assert_eq!(validate_id_token(&hs, &keys, "https://idp", "client", "n1", 1500).err(), Some(TokenRefused::Algorithm));
+        assert_eq!(
+            validate_id_token(&none, &keys, "https://idp", "client", "n1", 1500).err(),
+            Some(TokenRefused::Algorithm)
+        );
+        let hs = format!(
+            "{}.{}.AAAA",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","kid":"k1"}"#),
+            t.split('.').nth(1).unwrap()
+        );
+        assert_eq!(
+            validate_id_token(&hs, &keys, "https://idp", "client", "n1", 1500).err(),
+            Some(TokenRefused::Algorithm)
+        );
     }
 }

@@ -91,8 +91,9 @@ pub(crate) fn apply(conn: &Connection, op: &IdentityOp) -> Result<(), StoreError
             changed(n, "user")?;
         }
         IdentityOp::SetPassword { id, phc } => {
-            let n =
-                conn.execute("UPDATE users SET password = ?2 WHERE id = ?1", params![id.as_str(), phc]).map_err(backend)?;
+            let n = conn
+                .execute("UPDATE users SET password = ?2 WHERE id = ?1", params![id.as_str(), phc])
+                .map_err(backend)?;
             changed(n, "user")?;
         }
         IdentityOp::SetTotp { id, secret, enabled } => {
@@ -195,7 +196,8 @@ pub(crate) fn apply(conn: &Connection, op: &IdentityOp) -> Result<(), StoreError
             .map_err(backend)?;
         }
         IdentityOp::PutRole(r) => {
-            let perms = serde_json::to_string(&r.permissions.names()).map_err(|e| StoreError::Backend(e.to_string()))?;
+            let perms =
+                serde_json::to_string(&r.permissions.names()).map_err(|e| StoreError::Backend(e.to_string()))?;
             conn.execute(
                 "INSERT INTO roles (tenant, name, permissions, updated_at) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (tenant, name) DO UPDATE SET permissions = excluded.permissions, updated_at = excluded.updated_at",
@@ -253,7 +255,10 @@ pub(crate) fn apply(conn: &Connection, op: &IdentityOp) -> Result<(), StoreError
         }
         IdentityOp::ExpireApiKeyBy { id, at } => {
             let n = conn
-                .execute("UPDATE api_keys SET expires_at = MIN(expires_at, ?2) WHERE id = ?1", params![id.as_str(), at.0])
+                .execute(
+                    "UPDATE api_keys SET expires_at = MIN(expires_at, ?2) WHERE id = ?1",
+                    params![id.as_str(), at.0],
+                )
                 .map_err(backend)?;
             changed(n, "api key")?;
         }

@@ -47,7 +47,8 @@ fn user_row(r: &Row<'_>) -> Result<UserRow, StoreError> {
 }
 
 fn users_where(c: &Connection, cond: &str, p: impl Params) -> Result<Vec<UserRow>, StoreError> {
-    let mut st = c.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE {cond} ORDER BY id")).map_err(backend)?;
+    let mut st =
+        c.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE {cond} ORDER BY id")).map_err(backend)?;
     let mut rows = st.query(p).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(backend)? {

@@ -152,7 +152,11 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
                 .create_api_key(
                     &operator,
                     &code,
-                    NewApiKey { name: "demo-admin".into(), role: RoleName::parse("admin")?, expires_in_days: Some(365) },
+                    NewApiKey {
+                        name: "demo-admin".into(),
+                        role: RoleName::parse("admin")?,
+                        expires_in_days: Some(365),
+                    },
                 )
                 .await?;
             k.key.expose().clone()

@@ -121,6 +121,13 @@ async fn bad_input_is_a_problem_and_writes_nothing() {
             "/v1/tenants/bad/api-keys".into(),
             Some(json!({"name": "k", "role": "root"})),
             400,
+            "invalid-input",
+        ),
+        (
+            Method::POST,
+            "/v1/tenants/bad/api-keys".into(),
+            Some(json!({"name": "k", "role": "Not A Role!"})),
+            400,
             "invalid-body",
         ),
         (

@@ -18,12 +18,15 @@ pub struct Server {
     pub url: String,
     pub http: Client,
     pub ca: std::path::PathBuf,
+    /// The server's stderr (its log).
+    pub log: std::path::PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -43,11 +46,13 @@ pub fn client(ca: &Path) -> Client {
 
 /// Start `custos ARGS` and wait for its "listening on" line.
 pub fn spawn(args: &[&str], dir: &Path) -> Server {
+    // The log lives beside the data directory (which must start empty for `demo`).
+    let log = dir.with_extension("server.log");
     let mut child = Command::new(BIN)
         .args(args)
-        .env("CUSTOS_LOG", "warn")
+        .env("CUSTOS_LOG", "info,custos=debug,custos_core=debug,custos_server=debug")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("server log")))
         .spawn()
         .expect("start custos");
     let stdout = child.stdout.take().unwrap();
@@ -60,7 +65,7 @@ pub fn spawn(args: &[&str], dir: &Path) -> Server {
     };
     std::thread::spawn(move || for _ in lines {});
     let ca = dir.join("tls/ca.pem");
-    Server { child, url, http: client(&ca), ca }
+    Server { child, url, http: client(&ca), ca, log }
 }
 
 /// A fresh demo server (development mode, demo tenant, admin key).
@@ -90,6 +95,7 @@ pub fn init(dir: &Path, shares: u8, threshold: u8) -> Value {
 }
 
 pub struct Resp {
+    pub headers: reqwest::header::HeaderMap,
     pub status: StatusCode,
     pub content_type: String,
     pub body: Value,
@@ -99,11 +105,12 @@ pub struct Resp {
 impl Resp {
     async fn read(resp: reqwest::Response) -> Self {
         let status = resp.status();
+        let headers = resp.headers().clone();
         let content_type =
             resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, content_type, body, text }
+        Resp { headers, status, content_type, body, text }
     }
 }
 
@@ -183,6 +190,7 @@ impl Server {
         let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let content_type = head.lines().find_map(|l| l.strip_prefix("content-type: ")).unwrap_or_default().to_owned();
         Resp {
+            headers: Default::default(),
             status: reqwest::StatusCode::from_u16(status).unwrap(),
             content_type,
             body: serde_json::from_str(body).unwrap_or(Value::Null),

@@ -89,7 +89,12 @@ impl From<&ApiKeyRow> for ApiKeyView {
 
 impl Vault {
     /// Issue an API key for a tenant (operator or `keys:manage`).
-    pub async fn create_api_key(&self, c: &Caller, code: &TenantCode, req: NewApiKey) -> Result<ApiKeyCreated, CoreError> {
+    pub async fn create_api_key(
+        &self,
+        c: &Caller,
+        code: &TenantCode,
+        req: NewApiKey,
+    ) -> Result<ApiKeyCreated, CoreError> {
         let mut a = self.audit(c, "apikey.create").tenant(code);
         let r = async {
             c.principal.authorize(code, Action::ManageApiKeys)?;
@@ -204,8 +209,11 @@ impl Vault {
         let r = async {
             let k = self.key_in(c, code, id).await?;
             a.set_reason(format!("key={}", k.id));
-            self.apply_audited(vec![WriteOp::Identity(IdentityOp::RevokeApiKey { id: k.id.clone(), at: self.now() })], &a)
-                .await?;
+            self.apply_audited(
+                vec![WriteOp::Identity(IdentityOp::RevokeApiKey { id: k.id.clone(), at: self.now() })],
+                &a,
+            )
+            .await?;
             self.forget_token(&k);
             Ok(())
         }

@@ -60,7 +60,12 @@ impl Vault {
         self.settle(a, r).await
     }
 
-    async fn login_inner(&self, req: LoginRequest, meta: &RequestMeta, a: &mut Audit) -> Result<SessionCreated, CoreError> {
+    async fn login_inner(
+        &self,
+        req: LoginRequest,
+        meta: &RequestMeta,
+        a: &mut Audit,
+    ) -> Result<SessionCreated, CoreError> {
         let cfg = self.identity_config();
         let tenant = req.tenant.as_ref();
         if let Some(t) = tenant {
@@ -81,7 +86,6 @@ impl Vault {
         match self.store.apply(vec![WriteOp::Identity(admit)]).await {
             Ok(()) => {}
             Err(StoreError::Locked { until }) => {
-                a.set_reason("locked".into());
                 let retry_after = ((until.0 - self.now().0) / 1000).max(1);
                 return Err(CoreError::Throttled { retry_after });
             }

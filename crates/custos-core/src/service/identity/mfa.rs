@@ -89,7 +89,8 @@ impl Vault {
             let sealed =
                 ik.seal_key().seal_field(secret.expose(), &profile_aad(user.tenant.as_ref(), &user.id, "totp"))?;
             let profile = self.open_profile(&ik, &user)?;
-            let account = format!("{}:{}", scope(user.tenant.as_ref()), profile.username.as_deref().unwrap_or(user.id.as_str()));
+            let account =
+                format!("{}:{}", scope(user.tenant.as_ref()), profile.username.as_deref().unwrap_or(user.id.as_str()));
             let b32 = secret.to_base32();
             let uri = format!(
                 "otpauth://totp/Custos:{}?secret={}&issuer=Custos&algorithm=SHA1&digits=6&period=30",
@@ -118,7 +119,8 @@ impl Vault {
             }
             let secret = self.open_totp(&user)?;
             let now_step = TotpSecret::step_of(self.now().0.div_euclid(1000));
-            let step = secret.matching_step(code.trim(), now_step).ok_or(CoreError::invalid("code", "does not match"))?;
+            let step =
+                secret.matching_step(code.trim(), now_step).ok_or(CoreError::invalid("code", "does not match"))?;
             let mut codes = Vec::with_capacity(RECOVERY_CODES);
             for _ in 0..RECOVERY_CODES {
                 codes.push(new_recovery_code()?);
@@ -127,7 +129,11 @@ impl Vault {
             let session = c.session.clone().ok_or(CoreError::Unauthenticated)?;
             let ops = vec![
                 WriteOp::Identity(IdentityOp::UseTotpStep { id: user.id.clone(), step }),
-                WriteOp::Identity(IdentityOp::SetTotp { id: user.id.clone(), secret: user.totp.clone(), enabled: true }),
+                WriteOp::Identity(IdentityOp::SetTotp {
+                    id: user.id.clone(),
+                    secret: user.totp.clone(),
+                    enabled: true,
+                }),
                 WriteOp::Identity(IdentityOp::ReplaceRecoveryCodes { user: user.id.clone(), hashes }),
                 WriteOp::Identity(IdentityOp::SetSessionMfa { hash: session }),
             ];

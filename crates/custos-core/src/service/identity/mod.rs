@@ -145,7 +145,11 @@ impl Vault {
 
     /// Effective permissions of a set of roles in a tenant: built-in roles from the
     /// table, custom ones from the store; unknown names grant nothing.
-    pub(crate) async fn permissions_of(&self, tenant: &TenantCode, roles: &[RoleName]) -> Result<Permissions, CoreError> {
+    pub(crate) async fn permissions_of(
+        &self,
+        tenant: &TenantCode,
+        roles: &[RoleName],
+    ) -> Result<Permissions, CoreError> {
         let mut perms = Permissions::NONE;
         let mut custom = None;
         for r in roles {
@@ -169,7 +173,13 @@ impl Vault {
 }
 
 pub(crate) fn profile_aad<'a>(tenant: Option<&'a TenantCode>, id: &'a UserId, what: &'a str) -> FieldAad<'a> {
-    FieldAad { tenant: scope(tenant), collection: "_staff", record: id.as_str(), field: what, scope: KeyScope::Tenant(0) }
+    FieldAad {
+        tenant: scope(tenant),
+        collection: "_staff",
+        record: id.as_str(),
+        field: what,
+        scope: KeyScope::Tenant(0),
+    }
 }
 
 pub(crate) fn seal_profile(

@@ -25,7 +25,8 @@ pub struct OutgoingMail {
 }
 
 /// Reset requests per address and per account: a few an hour, to stop mail floods.
-const RESET_THROTTLE: ThrottlePolicy = ThrottlePolicy { free: 5, base_ms: 600_000, max_ms: 3_600_000, window_ms: 3_600_000 };
+const RESET_THROTTLE: ThrottlePolicy =
+    ThrottlePolicy { free: 5, base_ms: 600_000, max_ms: 3_600_000, window_ms: 3_600_000 };
 
 impl OutgoingMail {
     fn link(public_url: &str, token: &Secret<String>) -> String {
@@ -141,7 +142,8 @@ impl Vault {
             let now = self.now();
             let row = self.store.reset_token(&hash).await?.filter(|t| t.expires_at > now);
             let row = row.ok_or(CoreError::invalid("token", "unknown, used or expired"))?;
-            let user = self.store.user(&row.user).await?.ok_or(CoreError::invalid("token", "unknown, used or expired"))?;
+            let user =
+                self.store.user(&row.user).await?.ok_or(CoreError::invalid("token", "unknown, used or expired"))?;
             a = self.audit_user(user.id.as_str(), user.tenant.is_none(), meta, "auth.password_reset");
             if let Some(t) = &user.tenant {
                 a = a.clone().tenant(t);

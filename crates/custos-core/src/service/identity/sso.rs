@@ -90,7 +90,9 @@ fn validate(s: &OidcSettings) -> Result<(), CoreError> {
     if s.client_id.is_empty() || s.client_id.len() > 256 || s.client_id.chars().any(char::is_control) {
         return Err(CoreError::invalid("client_id", "1-256 printable characters"));
     }
-    if s.scopes.len() > 16 || s.scopes.iter().any(|x| x.is_empty() || x.len() > 64 || !x.chars().all(|c| c.is_ascii_graphic())) {
+    if s.scopes.len() > 16
+        || s.scopes.iter().any(|x| x.is_empty() || x.len() > 64 || !x.chars().all(|c| c.is_ascii_graphic()))
+    {
         return Err(CoreError::invalid("scopes", "up to 16 scope names"));
     }
     Ok(())
@@ -126,7 +128,8 @@ impl Vault {
                 return Err(CoreError::invalid("client_secret", "at most 1024 bytes"));
             }
             let ik = self.identity_keys(Some(code))?;
-            let sealed = ik.seal_key().seal_field(client_secret.expose().as_bytes(), &Self::oidc_aad(code, "secret"))?;
+            let sealed =
+                ik.seal_key().seal_field(client_secret.expose().as_bytes(), &Self::oidc_aad(code, "secret"))?;
             a.set_reason(format!("issuer={}", settings.issuer));
             let row = OidcConfigRow {
                 tenant: code.clone(),
@@ -165,8 +168,13 @@ impl Vault {
         let state_hash = TokenHash::of(state.expose());
         let sealed = ik.seal_key().seal_field(plain.expose(), &Self::oidc_aad(code, "pending"))?;
         let now = self.now();
-        let row =
-            OidcPendingRow { state_hash, tenant: code.clone(), secrets: sealed, created_at: now, expires_at: Timestamp(now.0 + PENDING_MS) };
+        let row = OidcPendingRow {
+            state_hash,
+            tenant: code.clone(),
+            secrets: sealed,
+            created_at: now,
+            expires_at: Timestamp(now.0 + PENDING_MS),
+        };
         self.store.apply(vec![WriteOp::Identity(IdentityOp::InsertOidcPending(row))]).await?;
         Ok(OidcStart { settings, state, nonce, verifier })
     }

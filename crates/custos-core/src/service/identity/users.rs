@@ -72,11 +72,17 @@ fn password_problem(p: PasswordProblem) -> CoreError {
 
 impl Vault {
     /// Check a new password against the policy and hash it (off the runtime).
-    pub(crate) async fn hash_new_password(&self, password: Secret<String>, username: &str) -> Result<String, CoreError> {
+    pub(crate) async fn hash_new_password(
+        &self,
+        password: Secret<String>,
+        username: &str,
+    ) -> Result<String, CoreError> {
         check_new_password(password.expose(), username).map_err(password_problem)?;
         let params = self.identity_config().password_params;
         let _permit = self.argon.acquire().await.map_err(|_| CoreError::Integrity)?;
-        tokio::task::spawn_blocking(move || hash_password(&password, params)).await.map_err(|_| CoreError::Integrity)?
+        tokio::task::spawn_blocking(move || hash_password(&password, params))
+            .await
+            .map_err(|_| CoreError::Integrity)?
             .map_err(CoreError::from)
     }
 
@@ -214,7 +220,9 @@ impl Vault {
             _ => None,
         };
         self.apply_audited(ops, a).await.map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => CoreError::Conflict("a user with this username or email exists".into()),
+            crate::store::StoreError::Conflict(_) => {
+                CoreError::Conflict("a user with this username or email exists".into())
+            }
             other => other.into(),
         })?;
         Ok((self.user_view(&row)?, mail))
