@@ -5,6 +5,7 @@
 
 pub mod alerts;
 mod api;
+mod console;
 pub mod export;
 mod extract;
 pub mod floor;

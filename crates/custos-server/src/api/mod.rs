@@ -112,6 +112,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_ref().clone()) }
             }),
         )
+        .merge(crate::console::routes())
         .fallback(|| async { Problem::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             Problem::new(

@@ -13,6 +13,7 @@ mod export;
 mod identity;
 mod isolation;
 mod records;
+mod reset;
 mod seal;
 mod staff;
 mod support;
