@@ -40,9 +40,11 @@ fn start_smtp(dir: &Path, tls: &Path, port: u16) -> Smtp {
         .stderr(Stdio::null())
         .spawn()
         .expect("python3 -m aiosmtpd (PyPI aiosmtpd) must be installed");
+    let mut smtp = Smtp { child, maildir };
     for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Smtp { child, maildir };
+        // Still running (not failed to bind) and accepting.
+        if smtp.child.try_wait().unwrap().is_none() && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return smtp;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -56,7 +58,7 @@ fn mails(maildir: &Path) -> Vec<String> {
     out
 }
 
-async fn wait_for_mails(maildir: &Path, n: usize) -> Vec<String> {
+async fn wait_for_mails(maildir: &Path, n: usize, log: &Path) -> Vec<String> {
     for _ in 0..200 {
         let m = mails(maildir);
         if m.len() >= n {
@@ -64,7 +66,9 @@ async fn wait_for_mails(maildir: &Path, n: usize) -> Vec<String> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no mail arrived");
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let mail_lines: Vec<&str> = log.lines().filter(|l| l.contains("mail")).collect();
+    panic!("no mail arrived; server log: {mail_lines:?}");
 }
 
 /// Undo quoted-printable (RFC 2045): soft line breaks and `=XX` escapes, as a mail
@@ -86,26 +90,27 @@ fn quoted_printable(raw: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// A demo server whose configuration points at the SMTP sink.
-fn demo_with_smtp(dir: &Path, port: u16) -> (Server, serde_json::Value) {
+/// A demo server whose configuration points at an SMTP sink started before it (so the
+/// server's own port cannot take the sink's).
+fn demo_with_smtp(dir: &Path, sink: &Path) -> (Server, serde_json::Value, Smtp) {
     let (s, creds) = demo(dir);
     drop(s);
+    let port = free_port();
+    let smtp = start_smtp(sink, &dir.join("tls"), port);
     let mut cfg = std::fs::read_to_string(dir.join("custos.toml")).unwrap();
     cfg.push_str(&format!(
         "\n[smtp]\nhost = \"localhost\"\nport = {port}\nsecurity = \"starttls\"\nca_file = \"tls/ca.pem\"\nfrom = \"Custos <custos@localhost>\"\n"
     ));
     std::fs::write(dir.join("custos.toml"), cfg).unwrap();
     let s = spawn(&["demo", "--data-dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"], dir);
-    (s, creds)
+    (s, creds, smtp)
 }
 
 #[tokio::test]
 async fn password_reset_mail_arrives_and_its_link_works_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().join("data");
-    let port = free_port();
-    let (s, creds) = demo_with_smtp(&d, port);
-    let smtp = start_smtp(dir.path(), &d.join("tls"), port);
+    let (s, creds, smtp) = demo_with_smtp(&d, dir.path());
     let op = creds["operator_token"].as_str().unwrap();
     let t = tenant_of(&creds);
     let r = s
@@ -144,7 +149,7 @@ async fn password_reset_mail_arrives_and_its_link_works_once() {
     assert_eq!((unknown.status.as_u16(), known.status.as_u16()), (202, 202));
     assert_eq!(unknown.text, known.text);
 
-    let mail = quoted_printable(&wait_for_mails(&smtp.maildir, 1).await.remove(0));
+    let mail = quoted_printable(&wait_for_mails(&smtp.maildir, 1, &s.log).await.remove(0));
     assert!(mail.contains("lise.berg@example.no"), "sent to the account's address");
     let link = mail.split_whitespace().find(|w| w.contains("/console/reset#token=")).expect("a reset link").to_owned();
     assert!(link.starts_with(&s.url), "{link}");
