@@ -12,6 +12,7 @@ mod crash;
 mod export;
 mod identity;
 mod isolation;
+mod oidc;
 mod records;
 mod reset;
 mod seal;

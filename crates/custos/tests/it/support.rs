@@ -31,6 +31,11 @@ impl Drop for Server {
 }
 
 pub fn client(ca: &Path) -> Client {
+    client_builder(ca).build().unwrap()
+}
+
+/// A client builder trusting the server's CA.
+pub fn client_builder(ca: &Path) -> reqwest::ClientBuilder {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(c.unwrap()).unwrap();
@@ -41,7 +46,7 @@ pub fn client(ca: &Path) -> Client {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-    Client::builder().tls_backend_preconfigured(cfg).http1_only().timeout(Duration::from_secs(30)).build().unwrap()
+    Client::builder().tls_backend_preconfigured(cfg).http1_only().timeout(Duration::from_secs(30))
 }
 
 /// Start `custos ARGS` and wait for its "listening on" line.
