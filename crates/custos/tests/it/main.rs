@@ -15,6 +15,7 @@ mod isolation;
 mod oidc;
 mod records;
 mod reset;
+mod role_matrix;
 mod seal;
 mod staff;
 mod support;
