@@ -12,6 +12,7 @@ mod crash;
 mod export;
 mod identity;
 mod isolation;
+mod keys_review;
 mod oidc;
 mod records;
 mod reset;
