@@ -2,8 +2,9 @@
 # The whole test suite, on a fresh clone. Installs what the tests need when it is
 # missing (as root on Debian: openssl for the TLS probe, curl for the README quick
 # start, cmake and Go for the FIPS build, rsyslog with its OpenSSL driver as the syslog
-# receiver of the audit export tests), then: format, lints, the FIPS build, and every
-# test of the workspace.
+# receiver of the audit export tests, oathtool for TOTP interoperability, Node.js with
+# the oidc-provider package as the OpenID Connect provider, Python's aiosmtpd as the
+# SMTP server), then: format, lints, the FIPS build, and every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,9 @@ need cmake || missing+=(cmake)
 need go || missing+=(golang-go)
 [ -x /usr/sbin/rsyslogd ] || missing+=(rsyslog)
 ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing+=(rsyslog-openssl)
+need oathtool || missing+=(oathtool)
+need node || missing+=(nodejs)
+need npm || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && need apt-get; then
     echo "installing: ${missing[*]}"
@@ -25,6 +29,10 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check 'aiosmtpd==1.4.6'
+# The provider's exact versions are pinned by its package-lock.json.
+(cd tests/oidc-provider && npm ci --no-audit --no-fund --loglevel=error)
 
 export CARGO_TERM_COLOR=never
 step() { printf '\n== %s\n' "$*"; }

@@ -10,8 +10,13 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
-/// (permission -> roles holding it) and (method, path, permission) from docs/auth.md.
-fn documented() -> (HashMap<String, HashSet<String>>, Vec<(String, String, String)>) {
+/// Permission -> the roles holding it.
+type Holders = HashMap<String, HashSet<String>>;
+/// (method, path, permission).
+type Endpoint = (String, String, String);
+
+/// The two tables of docs/auth.md.
+fn documented() -> (Holders, Vec<Endpoint>) {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/auth.md")).unwrap();
     let mut perms = HashMap::new();
     let mut endpoints = Vec::new();

@@ -48,6 +48,7 @@ pub async fn session(s: &Server, tenant: Option<&str>, username: &str) -> String
 
 /// The current TOTP code for a base32 secret, made by `oathtool` (another
 /// implementation), `offset_steps` steps from now.
+#[allow(clippy::disallowed_methods)] // the server's clock is the wall clock; so is oathtool's
 pub fn oathtool(secret: &str, offset_steps: i64) -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let at = now + offset_steps * 30;
@@ -57,13 +58,6 @@ pub fn oathtool(secret: &str, offset_steps: i64) -> String {
         .expect("oathtool (Debian package oathtool) must be installed");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// Wait until the next 30-second step begins, so two codes in a test differ.
-pub async fn next_step() {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
-    let wait = 30_000 - now % 30_000 + 50;
-    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
 }
 
 /// Enrol the session's user in TOTP with a code from oathtool; returns the secret and
