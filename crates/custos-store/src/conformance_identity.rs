@@ -135,6 +135,18 @@ async fn throttle_is_atomic(s: Arc<dyn Store>) -> R {
         }))
         .await;
     check(matches!(before, Err(StoreError::Locked { .. })), "a locked key refuses")?;
+    // A success takes back its own count and the lock it caused, not the others.
+    s.apply(id(IdentityOp::ThrottleForgive { key: [7; 32], policy })).await.map_err(|e| e.to_string())?;
+    s.apply(id(IdentityOp::ThrottleAdmit { keys: vec![([7; 32], policy)], now: Timestamp(2_000) }))
+        .await
+        .map_err(|e| e.to_string())?;
+    check(
+        matches!(
+            s.apply(id(IdentityOp::ThrottleAdmit { keys: vec![([7; 32], policy)], now: Timestamp(2_000) })).await,
+            Err(StoreError::Locked { .. })
+        ),
+        "forgiving one success leaves the other failures counted",
+    )?;
     s.apply(id(IdentityOp::ThrottleClear { key: [7; 32] })).await.map_err(|e| e.to_string())?;
     s.apply(id(IdentityOp::ThrottleAdmit { keys: vec![([7; 32], policy)], now: Timestamp(2_000) }))
         .await

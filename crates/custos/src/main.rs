@@ -86,6 +86,8 @@ enum Command {
     Openapi,
     /// Benchmark record create and read over HTTPS, against the plaintext floor.
     Bench(cmd::bench::BenchArgs),
+    /// Benchmark password logins and the per-request cost of checking a session.
+    BenchAuth(cmd::bench_auth::BenchAuthArgs),
     /// Serve the plaintext floor for `custos bench` (benchmarks only).
     #[command(hide = true)]
     BenchFloor {
@@ -153,6 +155,7 @@ fn main() -> ExitCode {
             }
             Command::Openapi => cmd::print_openapi(),
             Command::Bench(args) => cmd::bench::run(args).await,
+            Command::BenchAuth(args) => cmd::bench_auth::run(args).await,
             Command::BenchFloor { data_dir } => cmd::bench::serve_floor(&data_dir).await,
         }
     });

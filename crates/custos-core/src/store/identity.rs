@@ -184,6 +184,14 @@ pub struct ThrottleState {
 }
 
 impl ThrottlePolicy {
+    /// Take back one attempt that succeeded: one failure less, and no lock unless the
+    /// remaining failures still call for one.
+    pub fn forgive(&self, st: ThrottleState) -> ThrottleState {
+        let failures = st.failures.saturating_sub(1);
+        let locked_until = if failures >= self.free { st.locked_until } else { 0 };
+        ThrottleState { failures, locked_until, updated_at: st.updated_at }
+    }
+
     /// Let one attempt in, counting it as a failure until it succeeds: the new state,
     /// or the time the key is locked until. Backends call this inside the transaction
     /// that reads and writes the counter, so parallel attempts cannot all slip in.
@@ -303,6 +311,13 @@ pub enum IdentityOp {
         keys: Vec<([u8; 32], ThrottlePolicy)>,
         /// Now.
         now: Timestamp,
+    },
+    /// Take back one counted attempt that succeeded (and the lock it caused).
+    ThrottleForgive {
+        /// Key.
+        key: [u8; 32],
+        /// Its policy.
+        policy: ThrottlePolicy,
     },
     /// Forget a key's failures (after a success).
     ThrottleClear {

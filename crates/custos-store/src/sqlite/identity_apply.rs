@@ -168,6 +168,22 @@ pub(crate) fn apply(conn: &Connection, op: &IdentityOp) -> Result<(), StoreError
             conn.execute("DELETE FROM sessions WHERE user_id = ?1", [user.as_str()]).map_err(backend)?;
         }
         IdentityOp::ThrottleAdmit { keys, now } => throttle_admit(conn, keys, *now)?,
+        IdentityOp::ThrottleForgive { key, policy } => {
+            let st = conn
+                .query_row("SELECT failures, locked_until, updated_at FROM throttle WHERE key = ?1", [&key[..]], |r| {
+                    Ok(ThrottleState { failures: r.get(0)?, locked_until: r.get(1)?, updated_at: r.get(2)? })
+                })
+                .optional()
+                .map_err(backend)?;
+            if let Some(st) = st {
+                let st = policy.forgive(st);
+                conn.execute(
+                    "UPDATE throttle SET failures = ?2, locked_until = ?3 WHERE key = ?1",
+                    params![&key[..], st.failures, st.locked_until],
+                )
+                .map_err(backend)?;
+            }
+        }
         IdentityOp::ThrottleClear { key } => {
             conn.execute("DELETE FROM throttle WHERE key = ?1", [&key[..]]).map_err(backend)?;
         }

@@ -55,12 +55,12 @@ fn record_body(subjects: &[String], n: usize) -> Value {
 }
 
 /// A child server process, killed when dropped.
-struct Child {
+pub(super) struct Child {
     _proc: tokio::process::Child,
     first_line: String,
 }
 
-async fn spawn(args: &[&str]) -> Result<Child> {
+pub(super) async fn spawn(args: &[&str]) -> Result<Child> {
     let exe = std::env::current_exe().context("locating the custos binary")?;
     let mut proc = tokio::process::Command::new(exe)
         .args(args)
@@ -293,7 +293,7 @@ async fn exporter_catch_up(http: &reqwest::Client, base: &str) -> Result<Export>
     Ok(Export { head: last.0, lag_at_end, catch_up_rate: rate })
 }
 
-struct Cleanup(PathBuf);
+pub(super) struct Cleanup(pub(super) PathBuf);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {

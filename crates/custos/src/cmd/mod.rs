@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod bench_auth;
 pub mod demo;
 pub mod init;
 mod load;

@@ -133,6 +133,8 @@ impl Vault {
             ops.push(WriteOp::Identity(IdentityOp::SetPassword { id: user.id.clone(), phc: new }));
         }
         ops.push(WriteOp::Identity(IdentityOp::ThrottleClear { key: acct }));
+        // The address keeps its other failures (password spraying), not this success.
+        ops.push(WriteOp::Identity(IdentityOp::ThrottleForgive { key: src, policy: cfg.source_throttle }));
         let created = self.start_session(&user, mfa, &mut ops).await?;
         self.apply_audited(ops, a).await?;
         Ok(created)
