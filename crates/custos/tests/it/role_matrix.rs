@@ -135,3 +135,48 @@ async fn every_role_on_every_endpoint_matches_the_documented_matrix() {
     }
     assert_eq!(checked, endpoints.len() * principals.len());
 }
+
+#[tokio::test]
+async fn a_custom_role_grants_exactly_its_permissions_and_deleting_it_takes_them_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, creds) = demo(dir.path());
+    let op = creds["operator_token"].as_str().unwrap();
+    let t = tenant_of(&creds).to_owned();
+    let r = s
+        .call(
+            Method::PUT,
+            &format!("/v1/tenants/{t}/roles/exam-board"),
+            Some(op),
+            None,
+            Some(json!({"permissions": ["schema:read", "audit:read"]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let builtin = s
+        .call(Method::PUT, &format!("/v1/tenants/{t}/roles/admin"), Some(op), None, Some(json!({"permissions": []})))
+        .await;
+    assert_eq!(builtin.status, 409, "built-in roles cannot be redefined");
+    // A user with no role can do nothing.
+    create_user(&s, op, Some(&t), "no.role", &[]).await;
+    let none = session(&s, Some(&t), "no.role").await;
+    let schema = format!("/v1/tenants/{t}/collections/candidates");
+    assert_eq!(s.call(Method::GET, &schema, Some(&none), None, None).await.status, 403);
+
+    create_user(&s, op, Some(&t), "board.member", &["exam-board"]).await;
+    let tok = session(&s, Some(&t), "board.member").await;
+    assert_eq!(s.call(Method::GET, &schema, Some(&tok), None, None).await.status, 200);
+    assert_eq!(s.call(Method::GET, &format!("/v1/tenants/{t}/audit"), Some(&tok), None, None).await.status, 200);
+    let list = s
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/{t}/collections/candidates/records"),
+            Some(&tok),
+            Some("grading"),
+            None,
+        )
+        .await;
+    assert_eq!(list.status, 403);
+    let del = s.call(Method::DELETE, &format!("/v1/tenants/{t}/roles/exam-board"), Some(op), None, None).await;
+    assert_eq!(del.status, 204);
+    assert_eq!(s.call(Method::GET, &schema, Some(&tok), None, None).await.status, 403, "taken back at once");
+}
