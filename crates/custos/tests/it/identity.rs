@@ -221,3 +221,35 @@ async fn lockout_holds_under_fifty_parallel_wrong_attempts() {
         assert_eq!(login(&s, Some(t), "busy.teacher", PASSWORD, None).await.status, 200);
     }
 }
+
+#[tokio::test]
+async fn operator_users_must_enrol_before_they_operate_and_never_read_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, creds) = demo(dir.path());
+    let op = creds["operator_token"].as_str().unwrap();
+    create_user(&s, op, None, "ops.olav", &[]).await;
+    let r = login(&s, None, "ops.olav", PASSWORD, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["mfa_enrolment_required"], true);
+    let tok = r.body["token"].as_str().unwrap().to_owned();
+    let create = |code: &'static str| {
+        let (s, tok) = (&s, tok.clone());
+        async move { s.call(Method::POST, "/v1/tenants", Some(&tok), None, Some(json!({"code": code, "name": "N"}))).await }
+    };
+    assert_problem(&create("ops1").await, 403, "mfa-required");
+    crate::staff::enrol(&s, &tok).await;
+    assert_eq!(create("ops2").await.status, 201);
+    let t = tenant_of(&creds);
+    let read = s
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/{t}/collections/candidates/records"),
+            Some(&tok),
+            Some("grading"),
+            None,
+        )
+        .await;
+    assert_problem(&read, 403, "forbidden");
+    // An operator user is not a tenant user: signing in to a tenant with it fails.
+    assert_problem(&login(&s, Some(t), "ops.olav", PASSWORD, None).await, 401, "login-failed");
+}
