@@ -219,6 +219,17 @@ fn random_bodies_never_cause_a_server_error() {
                     ),
                     (Method::PUT, "/v1/tenants/bad/collections/fuzz", json!({"fields": fields})),
                     (Method::POST, "/v1/tenants/bad/collections/people/records", fields.clone()),
+                    (Method::POST, "/v1/auth/login", fields.clone()),
+                    (Method::POST, "/v1/auth/login", json!({"tenant": "bad", "username": search, "password": fields})),
+                    (Method::POST, "/v1/auth/password-reset", json!({"tenant": "bad", "email": search})),
+                    (Method::POST, "/v1/auth/password-reset/complete", json!({"token": search, "password": fields})),
+                    (Method::POST, "/v1/auth/totp/confirm", json!({"code": search})),
+                    (Method::POST, "/v1/tenants/bad/users", fields.clone()),
+                    (Method::POST, "/v1/tenants/bad/users", json!({"username": search, "roles": fields})),
+                    (Method::PUT, "/v1/tenants/bad/roles/fuzz", json!({"permissions": fields})),
+                    (Method::POST, "/v1/tenants/bad/api-keys", json!({"name": search, "role": fields})),
+                    (Method::POST, "/v1/tenants/bad/access-review/confirm", fields.clone()),
+                    (Method::PUT, "/v1/tenants/bad/oidc", fields.clone()),
                 ] {
                     let r = s.call(m, path, Some(&admin), Some("grading"), Some(body)).await;
                     assert!(r.status.as_u16() < 500, "{path}: {} {}", r.status, r.text);
