@@ -112,6 +112,16 @@ impl Vault {
         self.entry(kind, id, &caller.meta, action)
     }
 
+    /// Start an entry for `caller` in its own tenant (none for operators): calls about
+    /// the caller itself, such as logout and MFA enrolment.
+    pub(crate) fn audit_own_tenant(&self, caller: &Caller, action: &str) -> Audit {
+        let a = self.audit(caller, action);
+        match &caller.principal {
+            Principal::Member { tenant, .. } => a.tenant(tenant),
+            Principal::Operator { .. } => a,
+        }
+    }
+
     /// Start an entry for a staff user (before a session exists: logins, resets).
     pub(crate) fn audit_user(&self, id: &str, operator: bool, meta: &RequestMeta, action: &str) -> Audit {
         let kind = if operator { PrincipalKind::Operator } else { PrincipalKind::User };

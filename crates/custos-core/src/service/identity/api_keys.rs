@@ -221,7 +221,7 @@ impl Vault {
         self.settle(a, r).await
     }
 
-    /// Revoke or shorten a key as part of an access review.
+    /// The op that revokes a key now (an access review's change).
     pub(crate) fn revoke_key_ops(&self, k: &ApiKeyRow) -> WriteOp {
         WriteOp::Identity(IdentityOp::RevokeApiKey { id: k.id.clone(), at: self.now() })
     }

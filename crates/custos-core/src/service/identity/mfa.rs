@@ -7,7 +7,6 @@ use super::super::audit::Caller;
 use super::{profile_aad, scope};
 use crate::error::CoreError;
 use crate::ids::UserId;
-use crate::policy::Principal;
 use crate::store::{IdentityOp, StoreError, UserRow, WriteOp};
 use custos_crypto::{Secret, TokenHash, TotpSecret};
 
@@ -68,17 +67,9 @@ impl Vault {
         self.store.user(&id).await?.ok_or(CoreError::Unauthenticated)
     }
 
-    fn audit_for_user(&self, c: &Caller, action: &str) -> super::super::audit::Audit {
-        let a = self.audit(c, action);
-        match &c.principal {
-            Principal::Member { tenant, .. } => a.tenant(tenant),
-            Principal::Operator { .. } => a,
-        }
-    }
-
     /// Start TOTP enrolment for the calling user (allowed while MFA is pending).
     pub async fn totp_enrol(&self, c: &Caller) -> Result<TotpEnrolment, CoreError> {
-        let a = self.audit_for_user(c, "auth.mfa.enrol");
+        let a = self.audit_own_tenant(c, "auth.mfa.enrol");
         let r = async {
             let user = self.session_user(c).await?;
             if user.totp_enabled {
@@ -108,7 +99,7 @@ impl Vault {
     /// Confirm enrolment with a first code: MFA on, recovery codes issued, this
     /// session's second factor given.
     pub async fn totp_confirm(&self, c: &Caller, code: &str) -> Result<MfaConfirmed, CoreError> {
-        let a = self.audit_for_user(c, "auth.mfa.confirm");
+        let a = self.audit_own_tenant(c, "auth.mfa.confirm");
         let r = async {
             let user = self.session_user(c).await?;
             if user.totp_enabled {

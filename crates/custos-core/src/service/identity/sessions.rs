@@ -80,11 +80,7 @@ impl Vault {
 
     /// End the caller's session.
     pub async fn logout(&self, c: &Caller) -> Result<(), CoreError> {
-        let a = self.audit(c, "auth.logout");
-        let a = match &c.principal {
-            Principal::Member { tenant, .. } => a.tenant(tenant),
-            Principal::Operator { .. } => a,
-        };
+        let a = self.audit_own_tenant(c, "auth.logout");
         let r = async {
             let hash = c.session.clone().ok_or(CoreError::invalid("session", "only a session can log out"))?;
             self.apply_audited(vec![WriteOp::Identity(IdentityOp::RevokeSession { hash })], &a).await?;
