@@ -66,6 +66,28 @@ async fn privileged_users_enrol_in_totp_that_interoperates_and_cannot_be_replaye
     assert_problem(&login(&s, Some(t), "kari.admin", PASSWORD, Some(&recovery[3])).await, 401, "login-failed");
     let mfa: Vec<Option<String>> = audit_of(dir.path(), "auth.mfa").into_iter().map(|e| e.1).collect();
     assert_eq!(mfa, [Some("totp".to_owned()), Some("recovery_code".to_owned())]);
+    // The TOTP secret and recovery codes appear in no log line, no audit entry, no later
+    // response, and not in clear in the database.
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    let c = crate::support::db(dir.path());
+    let audit: String = c
+        .prepare("SELECT COALESCE(reason, '') || principal_id || action FROM audit_log")
+        .unwrap()
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let users = s.call(Method::GET, &format!("/v1/tenants/{t}/users"), Some(op), None, None).await;
+    let me = s.call(Method::GET, "/v1/auth/session", Some(ok.body["token"].as_str().unwrap()), None, None).await;
+    let mut db_bytes = std::fs::read(dir.path().join("zone.db")).unwrap();
+    db_bytes.extend(std::fs::read(dir.path().join("zone.db-wal")).unwrap_or_default());
+    for secret in std::iter::once(&secret).chain(recovery.iter()) {
+        for (place, text) in [("log", &log), ("audit", &audit), ("users", &users.text), ("session", &me.text)] {
+            assert!(!text.contains(secret.as_str()), "{place} holds a TOTP secret or recovery code");
+        }
+        assert!(!db_bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "in clear in the database");
+    }
 }
 
 #[tokio::test]
@@ -157,9 +179,16 @@ async fn sessions_cookies_and_secrets() {
         .map(|r| r.unwrap())
         .collect::<Vec<_>>()
         .join("\n");
+    // Responses after login carry none of it either (the user list shows no hash).
+    let listed = s.call(Method::GET, &format!("/v1/tenants/{t}/users"), Some(op), None, None).await;
+    assert_eq!(listed.status, 200);
+    assert!(listed.text.contains(user), "the manager sees the username");
     for secret in [PASSWORD, phc.as_str(), tok.as_str(), tok2.as_str(), user] {
         assert!(!log.contains(secret), "log line holds a secret");
         assert!(!audit.contains(secret), "audit entry holds a secret");
+        if secret != user {
+            assert!(!listed.text.contains(secret), "a response holds a secret");
+        }
     }
     let mut db_bytes = Vec::new();
     for f in ["zone.db", "zone.db-wal"] {
