@@ -23,6 +23,27 @@ impl Timestamp {
         i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok().map(Timestamp)
     }
 
+    /// The same time of day one calendar month later (the 31st of January becomes the
+    /// last day of February): the GDPR's "one month of receipt".
+    pub fn plus_one_month(self) -> Self {
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000) else {
+            return self.plus_days(30);
+        };
+        let (y, m) = if t.month() == time::Month::December {
+            (t.year() + 1, time::Month::January)
+        } else {
+            (t.year(), t.month().next())
+        };
+        let day = t.day().min(m.length(y));
+        match time::Date::from_calendar_date(y, m, day) {
+            Ok(d) => {
+                let next = t.replace_date(d);
+                i64::try_from(next.unix_timestamp_nanos() / 1_000_000).map(Timestamp).unwrap_or(self)
+            }
+            Err(_) => self.plus_days(30),
+        }
+    }
+
     /// This time plus a number of days.
     pub fn plus_days(self, days: i64) -> Self {
         Self(self.0.saturating_add(days.saturating_mul(86_400_000)))
@@ -77,5 +98,13 @@ mod tests {
     fn formats_rfc3339() {
         assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00Z");
         assert_eq!(Timestamp(1_700_000_000_123).to_rfc3339(), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn one_month_later() {
+        let at = |s: &str| Timestamp::parse_rfc3339(s).unwrap();
+        assert_eq!(at("2026-01-31T10:00:00Z").plus_one_month(), at("2026-02-28T10:00:00Z"));
+        assert_eq!(at("2028-01-31T10:00:00Z").plus_one_month(), at("2028-02-29T10:00:00Z"));
+        assert_eq!(at("2026-12-15T23:59:59.500Z").plus_one_month(), at("2027-01-15T23:59:59.500Z"));
     }
 }

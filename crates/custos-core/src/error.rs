@@ -62,6 +62,12 @@ pub enum CoreError {
         /// Seconds to wait.
         retry_after: i64,
     },
+    /// A body or file over its size limit (in bytes).
+    #[error("larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    /// A content type that is not accepted.
+    #[error("content type not accepted")]
+    UnsupportedType,
     /// Storage failure.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
@@ -99,6 +105,8 @@ impl CoreError {
             CoreError::MfaRequired => "mfa-required",
             CoreError::LoginFailed(_) => "login-failed",
             CoreError::Throttled { .. } | CoreError::Store(StoreError::Locked { .. }) => "throttled",
+            CoreError::TooLarge(_) => "body-too-large",
+            CoreError::UnsupportedType => "unsupported-media-type",
             _ => "internal",
         }
     }

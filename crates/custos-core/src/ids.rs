@@ -98,6 +98,45 @@ id_type!(
     UserId, "user id", |s| is_prefixed_hex(s, "usr_", 16), "usr_ followed by 16 lowercase hex digits"
 );
 
+id_type!(
+    /// A recipient (a third party that receives disclosed data): `rcp_` and 16 hex digits.
+    RecipientId, "recipient id", |s| is_prefixed_hex(s, "rcp_", 16), "rcp_ followed by 16 lowercase hex digits"
+);
+id_type!(
+    /// A data-subject request (export or erasure): `dsr_` and 16 hex digits.
+    DsrId, "request id", |s| is_prefixed_hex(s, "dsr_", 16), "dsr_ followed by 16 lowercase hex digits"
+);
+id_type!(
+    /// A disclosure of a subject's data to a recipient: `dis_` and 16 hex digits.
+    DisclosureId, "disclosure id", |s| is_prefixed_hex(s, "dis_", 16), "dis_ followed by 16 lowercase hex digits"
+);
+id_type!(
+    /// A stored file: `fil_` and 32 hex digits, time-ordered.
+    FileId, "file id", |s| is_prefixed_hex(s, "fil_", 32), "fil_ followed by 32 lowercase hex digits"
+);
+
+macro_rules! random_id {
+    ($name:ident, $prefix:literal, $bytes:literal) => {
+        impl $name {
+            /// A new random id.
+            pub fn generate() -> Result<Self, CoreError> {
+                Ok(Self(format!(concat!($prefix, "{}"), custos_crypto::random_hex($bytes)?)))
+            }
+        }
+    };
+}
+random_id!(RecipientId, "rcp_", 8);
+random_id!(DsrId, "dsr_", 8);
+random_id!(DisclosureId, "dis_", 8);
+
+impl FileId {
+    /// A new id: 48-bit millisecond time then 80 random bits, so ids sort by creation.
+    pub fn generate(now: Timestamp) -> Result<Self, CoreError> {
+        let ms = u64::try_from(now.0).unwrap_or(0) & 0xffff_ffff_ffff;
+        Ok(Self(format!("fil_{ms:012x}{}", custos_crypto::random_hex(10)?)))
+    }
+}
+
 impl UserId {
     /// A new random user id.
     pub fn generate() -> Result<Self, CoreError> {

@@ -89,4 +89,9 @@ impl Keyring {
         map.insert((tenant.clone(), subject.clone()), key.clone());
         key
     }
+
+    /// Drop a subject key from the cache (its subject was purged).
+    pub fn forget_subject_key(&self, tenant: &TenantCode, subject: &Pseudonym) {
+        lock(&self.subjects).remove(&(tenant.clone(), subject.clone()));
+    }
 }

@@ -17,6 +17,8 @@ pub const MAX_JSON_BYTES: usize = 262_144;
 pub const MAX_FIELDS: usize = 128;
 /// Most purposes in one schema.
 pub const MAX_PURPOSES: usize = 32;
+/// Longest retention period, in days (a hundred years).
+pub const MAX_RETENTION_DAYS: u32 = 36_500;
 
 /// A field's type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -55,6 +57,14 @@ pub struct FieldSpec {
     /// Must be present on create and cannot be removed.
     #[serde(default)]
     pub required: bool,
+    /// Says who the subject is (name, email, national id): implies `pii`, and is returned
+    /// only to principals allowed to re-identify; each such read is audited.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub identifying: bool,
+    /// Shared content (a course review's text) kept when its subject is erased, under a
+    /// tombstone pseudonym instead of the subject's, unless the erasure asks to delete it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub anonymise_on_erasure: bool,
 }
 
 /// A collection's schema.
@@ -68,6 +78,10 @@ pub struct CollectionSchema {
     #[serde(default)]
     #[schema(value_type = Vec<String>)]
     pub purposes: Vec<Purpose>,
+    /// Records are purged this many days after they were created (none: kept until
+    /// deleted or erased).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 /// A validated field value ready to be sealed.
@@ -94,6 +108,20 @@ impl CollectionSchema {
                     "json and number fields cannot be searchable",
                 ));
             }
+        }
+        for (name, spec) in &self.fields {
+            if spec.identifying && !spec.pii {
+                return Err(CoreError::invalid(format!("fields.{name}"), "an identifying field must be pii"));
+            }
+            if spec.anonymise_on_erasure && spec.identifying {
+                return Err(CoreError::invalid(
+                    format!("fields.{name}"),
+                    "an identifying field cannot be kept after erasure",
+                ));
+            }
+        }
+        if self.retention_days.is_some_and(|d| d == 0 || d > MAX_RETENTION_DAYS) {
+            return Err(CoreError::invalid("retention_days", format!("1 to {MAX_RETENTION_DAYS} days")));
         }
         if self.purposes.len() > MAX_PURPOSES {
             return Err(CoreError::invalid("purposes", format!("at most {MAX_PURPOSES} purposes")));
@@ -131,6 +159,11 @@ impl CollectionSchema {
     /// Whether any field is personal data.
     pub fn has_pii(&self) -> bool {
         self.fields.values().any(|f| f.pii)
+    }
+
+    /// Whether any field says who the subject is.
+    pub fn has_identifying(&self) -> bool {
+        self.fields.values().any(|f| f.identifying)
     }
 
     /// Whether `purpose` is allowed.
@@ -318,10 +351,28 @@ mod tests {
         let mut grown = s.clone();
         grown.fields.insert(
             FieldName::parse("note").unwrap(),
-            FieldSpec { kind: FieldType::String, pii: false, searchable: false, required: false },
+            FieldSpec {
+                kind: FieldType::String,
+                pii: false,
+                searchable: false,
+                required: false,
+                identifying: false,
+                anonymise_on_erasure: false,
+            },
         );
         assert!(s.check_compatible(&grown).is_ok());
         assert!(grown.check_compatible(&s).is_err());
+        let not_pii: CollectionSchema =
+            serde_json::from_value(json!({"fields": {"name": {"type": "string", "identifying": true}}})).unwrap();
+        assert!(not_pii.check().is_err(), "identifying implies pii");
+        let kept: CollectionSchema = serde_json::from_value(
+            json!({"fields": {"name": {"type": "string", "pii": true, "identifying": true, "anonymise_on_erasure": true}}}),
+        )
+        .unwrap();
+        assert!(kept.check().is_err(), "an identifying field is never kept after erasure");
+        let forever: CollectionSchema =
+            serde_json::from_value(json!({"fields": {"x": {"type": "string"}}, "retention_days": 0})).unwrap();
+        assert!(forever.check().is_err());
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub use random::{random_array, random_hex};
 pub use secret::Secret;
 pub use shamir::{InitId, Share, combine_shares, split_root_key};
 pub use signing::{AuditSigningKey, verify_signature};
-pub use token::{TokenHash, new_token};
+pub use token::{TokenHash, new_token, sha256};
 pub use totp::{TOTP_DIGITS, TOTP_STEP_SECONDS, TotpSecret};
 
 /// Whether the FIPS-validated module is in use (only with the `fips` feature).

@@ -20,6 +20,14 @@ impl TokenHash {
     }
 }
 
+/// SHA-256 of some bytes.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = digest(&SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
 /// A new token `<prefix>_<43 base64url chars>`; returns it and its hash.
 pub fn new_token(prefix: &str) -> Result<(Secret<String>, TokenHash), CryptoError> {
     let raw: [u8; 32] = crate::random_array()?;

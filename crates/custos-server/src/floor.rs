@@ -84,6 +84,7 @@ pub async fn setup(
             key_version: 1,
             wrapped_key: frame(b"-")?,
             created_at: now,
+            state: custos_core::store::SubjectState::Active,
         }));
     }
     store.apply(ops).await.map_err(|e| Problem::from(custos_core::CoreError::from(e)))?;
@@ -117,6 +118,8 @@ async fn create(
         version: 1,
         created_at: now,
         updated_at: now,
+        hidden: false,
+        purposes: None,
     };
     let mut fields = Vec::new();
     let mut index = Vec::new();

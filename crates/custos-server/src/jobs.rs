@@ -85,3 +85,83 @@ pub fn spawn_identity_checks(vault: Arc<Vault>, reminder_days: i64) -> tokio::ta
         }
     })
 }
+
+/// The privacy jobs: every `every` the retention purge runs (expired records and files,
+/// deleted items past their delay, erasures past their grace window) and overdue
+/// data-subject requests are noted once a day; erasure notices are sent as soon as they
+/// are owed and retried with back-off.
+pub fn spawn_privacy(vault: Arc<Vault>, every: Duration, client: reqwest::Client) -> Vec<tokio::task::JoinHandle<()>> {
+    let v = vault.clone();
+    let retention = tokio::spawn(async move {
+        let mut noted: std::collections::HashMap<custos_core::ids::DsrId, i64> = Default::default();
+        loop {
+            if !v.is_sealed() {
+                match v.run_retention().await {
+                    Ok(r) if r != custos_core::service::RetentionReport::default() => {
+                        tracing::info!(?r, "retention purge ran");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retention purge failed; will retry"),
+                }
+                match v.overdue_dsrs().await {
+                    Ok(rows) => {
+                        let now = v.clock().now().0;
+                        for d in rows {
+                            if noted.get(&d.id).is_some_and(|at| now - at < 86_400_000) {
+                                continue;
+                            }
+                            if v.note_overdue_dsr(&d).await.is_ok() {
+                                noted.insert(d.id, now);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "overdue request check failed"),
+                }
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    let notices = tokio::spawn(async move {
+        loop {
+            match vault.due_notices(32).await {
+                Ok(due) => {
+                    for n in due {
+                        let t = vault.clock().now().0 / 1000;
+                        let outcome = send_notice(&client, &n, t).await;
+                        if let Err(e) = vault.notice_result(&n, outcome).await {
+                            tracing::warn!(error = %e, "could not record an erasure notice attempt");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "erasure notices could not be read"),
+            }
+            vault.privacy_wait(Duration::from_millis(500)).await;
+        }
+    });
+    vec![retention, notices]
+}
+
+async fn send_notice(
+    client: &reqwest::Client,
+    n: &custos_core::service::OutgoingNotice,
+    t: i64,
+) -> custos_core::service::NoticeOutcome {
+    use custos_core::service::NoticeOutcome;
+    let sig = crate::alerts::signature(n.secret.expose().as_bytes(), t, &n.body);
+    let resp = client
+        .post(&n.url)
+        .header("content-type", "application/json")
+        .header("custos-signature", sig)
+        .header("custos-event", "erasure.notice")
+        .timeout(Duration::from_secs(10))
+        .body(n.body.clone())
+        .send()
+        .await;
+    match resp {
+        Ok(r) if r.status().is_success() => NoticeOutcome::Delivered,
+        Ok(r) => NoticeOutcome::Failed(format!("http-{}", r.status().as_u16())),
+        Err(e) if e.is_timeout() => NoticeOutcome::Failed("timeout".into()),
+        Err(e) if e.is_connect() => NoticeOutcome::Failed("connect".into()),
+        Err(_) => NoticeOutcome::Failed("transport".into()),
+    }
+}

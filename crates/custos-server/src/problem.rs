@@ -148,6 +148,18 @@ impl From<CoreError> for Problem {
                 Problem::new(S::UNAUTHORIZED, "login-failed", "Login failed", "the credentials were not accepted")
             }
             CoreError::Throttled { retry_after } => Problem::throttled(retry_after),
+            CoreError::TooLarge(max) => Problem::new(
+                S::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Body too large",
+                format!("the upload is larger than the limit of {max} bytes"),
+            ),
+            CoreError::UnsupportedType => Problem::new(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "this content type is not accepted",
+            ),
             CoreError::Store(StoreError::Locked { .. }) => Problem::throttled(60),
             CoreError::Store(StoreError::Conflict(what)) => {
                 Problem::new(S::CONFLICT, "conflict", "Conflict", format!("{what} already exists"))

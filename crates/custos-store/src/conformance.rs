@@ -6,7 +6,7 @@ use custos_core::ids::{ApiKeyId, CollectionName, FieldName, Pseudonym, RecordId,
 use custos_core::policy::RoleName;
 use custos_core::store::{
     ApiKeyRow, CollectionRow, FieldKey, FieldRow, IndexRow, RecordFilter, RecordMeta, Store, StoreError, SubjectRow,
-    TenantKeyRow, TenantRow, WriteOp,
+    SubjectState, TenantKeyRow, TenantRow, Visibility, WriteOp,
 };
 use custos_crypto::{Sealed, TokenHash};
 use std::sync::Arc;
@@ -63,6 +63,8 @@ fn record_op(t: &str, id: &RecordId, subject: Option<&Pseudonym>, mac: [u8; 32])
             version: 1,
             created_at: Timestamp(5),
             updated_at: Timestamp(5),
+            hidden: false,
+            purposes: None,
         },
         fields: vec![
             FieldRow { field: name(FieldName::parse, "email"), key: FieldKey::Subject, ct: ct(1) },
@@ -135,6 +137,7 @@ async fn records_round_trip(s: &dyn Store) -> R {
         key_version: 1,
         wrapped_key: ct(3),
         created_at: Timestamp(1),
+        state: SubjectState::Active,
     })])
     .await
     .map_err(|e| e.to_string())?;
@@ -156,28 +159,40 @@ async fn records_round_trip(s: &dyn Store) -> R {
         "a record is not visible under another tenant",
     )?;
     let page = s
-        .list_records(&code("beta"), &RecordFilter::Collection(coll.clone()), None, 2)
+        .list_records(&code("beta"), &RecordFilter::Collection(coll.clone()), None, 2, Visibility::Live)
         .await
         .map_err(|e| e.to_string())?;
     check(page.len() == 2 && page[0].meta.id == ids[0] && page[1].meta.id == ids[1], "first page in id order")?;
     let page = s
-        .list_records(&code("beta"), &RecordFilter::Collection(coll.clone()), Some(&ids[1]), 10)
+        .list_records(&code("beta"), &RecordFilter::Collection(coll.clone()), Some(&ids[1]), 10, Visibility::Live)
         .await
         .map_err(|e| e.to_string())?;
     check(page.len() == 3 && page[0].meta.id == ids[2], "cursor continues after the last id")?;
     let by_subject = s
-        .list_records(&code("beta"), &RecordFilter::Subject(coll.clone(), subj), None, 10)
+        .list_records(&code("beta"), &RecordFilter::Subject(coll.clone(), subj), None, 10, Visibility::Live)
         .await
         .map_err(|e| e.to_string())?;
     check(by_subject.len() == 3, "records by subject")?;
     let f = name(FieldName::parse, "email");
     let hit = s
-        .list_records(&code("beta"), &RecordFilter::Index(coll.clone(), f.clone(), vec![(1, [3; 32])]), None, 10)
+        .list_records(
+            &code("beta"),
+            &RecordFilter::Index(coll.clone(), f.clone(), vec![(1, [3; 32])]),
+            None,
+            10,
+            Visibility::Live,
+        )
         .await
         .map_err(|e| e.to_string())?;
     check(hit.len() == 1 && hit[0].meta.id == ids[3], "blind index lookup")?;
     let miss = s
-        .list_records(&code("alpha"), &RecordFilter::Index(coll.clone(), f, vec![(1, [3; 32])]), None, 10)
+        .list_records(
+            &code("alpha"),
+            &RecordFilter::Index(coll.clone(), f, vec![(1, [3; 32])]),
+            None,
+            10,
+            Visibility::Live,
+        )
         .await
         .map_err(|e| e.to_string())?;
     check(miss.is_empty(), "blind index is per tenant")?;
@@ -258,6 +273,7 @@ async fn optimistic_update(s: &dyn Store) -> R {
             &RecordFilter::Index(coll, name(FieldName::parse, "email"), vec![(1, [1; 32])]),
             None,
             10,
+            Visibility::Live,
         )
         .await
         .map_err(|e| e.to_string())?;

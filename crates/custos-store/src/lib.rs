@@ -6,4 +6,4 @@ pub mod conformance;
 mod conformance_identity;
 mod sqlite;
 
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use sqlite::{SqliteLedger, SqliteOptions, SqliteStore};

@@ -30,6 +30,9 @@ pub struct RawConfig {
     /// Mail relay for resets and invitations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<crate::config_auth::RawSmtp>,
+    /// Erasure, retention and files.
+    #[serde(default)]
+    pub privacy: crate::config_privacy::RawPrivacy,
 }
 
 /// `[audit]`
@@ -79,6 +82,14 @@ pub struct RawAlerts {
     /// Exporter lag in entries that raises an alert (default 10000; 0 disables).
     #[serde(default = "default_lag")]
     pub exporter_lag: u32,
+    /// Re-identifications by one principal per window that raise an alert (default 1:
+    /// every one; 0 disables).
+    #[serde(default = "default_reidentifications")]
+    pub reidentifications: u32,
+}
+
+fn default_reidentifications() -> u32 {
+    1
 }
 
 fn default_lag() -> u32 {
@@ -219,6 +230,8 @@ pub struct Config {
     pub alerts: Option<custos_server::alerts::AlertConfig>,
     /// Staff sign-in and mail.
     pub auth: crate::config_auth::AuthConfig,
+    /// Erasure, retention and files.
+    pub privacy: crate::config_privacy::Privacy,
 }
 
 impl RawConfig {
@@ -238,6 +251,7 @@ impl RawConfig {
             audit: RawAudit::default(),
             auth: Default::default(),
             smtp: None,
+            privacy: Default::default(),
         }
     }
 
@@ -340,6 +354,11 @@ fn check(
         exporters: exporters(dir, &raw.audit.exporters)?,
         alerts: raw.audit.alerts.as_ref().map(|a| alerts(dir, a)).transpose()?,
         auth: crate::config_auth::check(dir, &raw.auth, raw.smtp.as_ref())?,
+        privacy: {
+            let mut p = crate::config_privacy::check(&raw.privacy)?;
+            p.ledger = resolve(dir, &p.ledger);
+            p
+        },
     })
 }
 
@@ -368,6 +387,7 @@ fn alerts(dir: &Path, a: &RawAlerts) -> Result<custos_server::alerts::AlertConfi
             denials: a.denials,
             bulk_read_records: a.bulk_read_records,
             exporter_lag: i64::from(a.exporter_lag),
+            reidentifications: a.reidentifications,
         },
         webhook: Webhook { url: a.webhook_url.clone(), secret: custos_crypto::Secret::new(secret), client },
     })

@@ -8,6 +8,7 @@ mod client;
 mod cmd;
 mod config;
 mod config_auth;
+mod config_privacy;
 mod datadir;
 
 use clap::{Parser, Subcommand};

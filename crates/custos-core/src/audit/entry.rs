@@ -44,6 +44,8 @@ pub enum PrincipalKind {
     Service,
     /// A staff user's session.
     User,
+    /// A recipient's key (a third party reading what was disclosed to it).
+    Recipient,
     /// Not (yet) authenticated: failed logins, unseal attempts.
     Anonymous,
     /// Custos itself (background jobs).
@@ -57,6 +59,7 @@ impl PrincipalKind {
             PrincipalKind::Operator => "operator",
             PrincipalKind::Service => "service",
             PrincipalKind::User => "user",
+            PrincipalKind::Recipient => "recipient",
             PrincipalKind::Anonymous => "anonymous",
             PrincipalKind::System => "system",
         }
@@ -68,6 +71,7 @@ impl PrincipalKind {
             "operator" => Some(PrincipalKind::Operator),
             "service" => Some(PrincipalKind::Service),
             "user" => Some(PrincipalKind::User),
+            "recipient" => Some(PrincipalKind::Recipient),
             "anonymous" => Some(PrincipalKind::Anonymous),
             "system" => Some(PrincipalKind::System),
             _ => None,

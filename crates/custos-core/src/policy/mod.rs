@@ -74,6 +74,8 @@ pub enum MemberKind {
     Service,
     /// A staff user's session.
     User,
+    /// A recipient's API key: holds no permission; reads only what was disclosed to it.
+    Recipient,
 }
 
 /// An authenticated caller.
@@ -149,6 +151,11 @@ impl Principal {
                 }
             }
         }
+    }
+
+    /// Whether a tenant member holds a permission (operators hold none in a tenant).
+    pub fn has_permission(&self, perm: Permission) -> bool {
+        matches!(self, Principal::Member { permissions, mfa_pending: false, .. } if permissions.has(perm))
     }
 
     /// Allow only operators (sys endpoints, tenant creation).

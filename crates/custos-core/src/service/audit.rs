@@ -63,6 +63,12 @@ impl Audit {
         self.0.reason = Some(reason);
     }
 
+    /// The target of an action that has no column of its own (a file, a request): its
+    /// id goes in `reason` (a failure's reason code replaces it).
+    pub(crate) fn set_file(&mut self, id: &crate::ids::FileId) {
+        self.0.reason = Some(id.to_string());
+    }
+
     pub(crate) fn set_count(&mut self, n: usize) {
         self.0.count = u32::try_from(n).unwrap_or(u32::MAX);
     }
@@ -70,6 +76,16 @@ impl Audit {
     /// The entry for a successful operation.
     pub(crate) fn ok(&self) -> WriteOp {
         WriteOp::Audit(Box::new(AuditEntry { outcome: Outcome::Ok, ..self.0.clone() }))
+    }
+
+    /// The entry for an operation that failed for a reason outside the caller (a
+    /// webhook down): outcome `error`, with a reason code.
+    pub(crate) fn failed_entry(&self, reason: &str) -> WriteOp {
+        WriteOp::Audit(Box::new(AuditEntry {
+            outcome: Outcome::Error,
+            reason: Some(reason.to_owned()),
+            ..self.0.clone()
+        }))
     }
 
     fn failed(mut self, e: &CoreError) -> WriteOp {
@@ -108,6 +124,7 @@ impl Vault {
             Principal::Operator { id, .. } => (PrincipalKind::Operator, id.clone()),
             Principal::Member { id, kind: MemberKind::Service, .. } => (PrincipalKind::Service, id.clone()),
             Principal::Member { id, kind: MemberKind::User, .. } => (PrincipalKind::User, id.clone()),
+            Principal::Member { id, kind: MemberKind::Recipient, .. } => (PrincipalKind::Recipient, id.clone()),
         };
         self.entry(kind, id, &caller.meta, action)
     }
@@ -159,6 +176,20 @@ impl Vault {
             return Ok(());
         }
         self.store.apply(vec![audit.ok()]).await.map_err(|e| match e {
+            StoreError::Backend(_) => CoreError::AuditUnavailable,
+            other => other.into(),
+        })
+    }
+
+    /// Commit a read's entry, and a re-identification entry when identifying values are
+    /// returned, before the data is returned (fail closed).
+    pub(crate) async fn record_reads(&self, audit: &Audit, reidentified: bool) -> Result<(), CoreError> {
+        if !reidentified {
+            return self.record_read(audit).await;
+        }
+        let mut reid = audit.clone();
+        reid.0.action = "subject.reidentify".into();
+        self.store.apply(vec![audit.ok(), reid.ok()]).await.map_err(|e| match e {
             StoreError::Backend(_) => CoreError::AuditUnavailable,
             other => other.into(),
         })

@@ -60,6 +60,17 @@ impl Vault {
                 permissions,
                 mfa_pending: false,
             }
+        } else if let Some(r) = self.store.recipient_by_hash(&hash).await? {
+            if r.key_expires_at <= now || r.revoked_at.is_some() {
+                return Err(CoreError::Unauthenticated);
+            }
+            Principal::Member {
+                id: r.id.to_string(),
+                kind: MemberKind::Recipient,
+                tenant: r.tenant,
+                permissions: crate::policy::Permissions::NONE,
+                mfa_pending: false,
+            }
         } else {
             return Err(CoreError::Unauthenticated);
         };

@@ -6,6 +6,7 @@ mod audit_trail;
 mod auth;
 mod collections;
 mod identity;
+mod privacy;
 mod records;
 mod rewrap;
 mod seal;
@@ -17,6 +18,11 @@ pub use identity::{
     AccessReview, ApiKeyCreated, ApiKeyView, ConfirmReview, DEFAULT_KEY_DAYS, ExpiringKey, IdentityConfig,
     LoginRequest, MfaConfirmed, NewApiKey, NewUser, OidcSettings, OidcStart, OutgoingMail, PrincipalReview,
     ReviewConfirmed, RoleView, SessionCreated, SsoIdentity, TotpEnrolment, UserChange, UserView,
+};
+pub use privacy::{
+    Disclosed, DisclosureView, ErasureView, ExportDocument, FileDownload, FileUpload, FileView, NewDisclosure, NewFile,
+    NewRecipient, NoticeOutcome, NoticeView, OutgoingNotice, PrivacyConfig, RecipientCreated, RecipientView,
+    RetentionReport, TenantPrivacy,
 };
 pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, PageRequest, RecordView};
 pub use seal::{InitOutput, InitParams, Mode, SealStatus};
@@ -51,6 +57,10 @@ pub struct Vault {
     identity: RwLock<IdentityConfig>,
     /// Bounds concurrent Argon2id work (each takes its memory cost).
     argon: tokio::sync::Semaphore,
+    privacy: RwLock<PrivacyConfig>,
+    /// Wakes the notice sender when an erasure owes notices.
+    privacy_wake: tokio::sync::Notify,
+    ledger: RwLock<Option<Arc<dyn crate::store::ErasureLedger>>>,
 }
 
 /// What a tenant-scoped call works with once authorised.
@@ -74,6 +84,9 @@ impl Vault {
             rewrap_wanted: tokio::sync::Notify::new(),
             identity: RwLock::new(IdentityConfig::default()),
             argon: tokio::sync::Semaphore::new(4),
+            privacy: RwLock::new(PrivacyConfig::default()),
+            privacy_wake: tokio::sync::Notify::new(),
+            ledger: RwLock::new(None),
         }
     }
 

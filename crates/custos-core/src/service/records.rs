@@ -3,15 +3,17 @@
 //! principal with an allowed purpose.
 
 use super::audit::{Audit, Caller};
+use super::privacy::{sees_locked, visibility};
 use super::{TenantCtx, Vault};
 use crate::clock::Timestamp;
 use crate::error::CoreError;
 use crate::ids::{CollectionName, FieldName, Pseudonym, Purpose, RecordId, TenantCode};
 use crate::keyring::Keyring;
-use crate::policy::{Action, Principal};
+use crate::policy::{Action, Permission, Principal};
 use crate::schema::{CheckedValue, CollectionSchema, normalise};
 use crate::store::{
-    FieldKey, FieldRow, IndexRow, RecordFilter, RecordMeta, RecordRow, StoreError, SubjectRow, WriteOp,
+    FieldKey, FieldRow, IndexRow, PrivacyOp, RecordFilter, RecordMeta, RecordRow, StoreError, SubjectRow, SubjectState,
+    WriteOp,
 };
 use custos_crypto::{FieldAad, KeyScope, SubjectKey, WrappedKey};
 use serde_json::{Map, Value};
@@ -72,6 +74,33 @@ fn field_aad<'a>(meta: &'a RecordMeta, field: &'a FieldName, key: FieldKey) -> F
     }
 }
 
+/// Whether a read for `purpose` may see this record: a record may narrow its
+/// collection's purposes. Collections without personal data need no purpose.
+fn purpose_fits(meta: &RecordMeta, schema: &CollectionSchema, purpose: Option<&Purpose>) -> bool {
+    match (&meta.purposes, purpose) {
+        (None, _) => true,
+        (Some(_), None) => !schema.has_pii(),
+        (Some(allowed), Some(p)) => allowed.contains(p),
+    }
+}
+
+/// Remove identifying fields unless the principal may re-identify subjects; returns
+/// whether identifying values are being returned (a re-identification).
+fn redact(p: &Principal, schema: &CollectionSchema, view: &mut RecordView) -> bool {
+    if !schema.has_identifying() {
+        return false;
+    }
+    if p.has_permission(Permission::SubjectsReidentify) {
+        return schema.fields.iter().any(|(name, spec)| spec.identifying && view.fields.contains_key(name.as_str()));
+    }
+    for (name, spec) in &schema.fields {
+        if spec.identifying {
+            view.fields.remove(name.as_str());
+        }
+    }
+    false
+}
+
 fn check_limit(limit: Option<u32>) -> Result<u32, CoreError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
@@ -111,6 +140,7 @@ impl Vault {
             key_version: tk.key.version(),
             wrapped_key: wrapped.0,
             created_at: self.clock.now(),
+            state: SubjectState::Active,
         };
         a.set_subject(&pseudonym);
         self.apply_audited(vec![WriteOp::InsertSubject(row)], a).await?;
@@ -124,19 +154,20 @@ impl Vault {
         c: &Caller,
         code: &TenantCode,
         subject: &Pseudonym,
-    ) -> Result<Timestamp, CoreError> {
+    ) -> Result<(Timestamp, SubjectState), CoreError> {
         let a = self.audit(c, "subject.read").tenant(code).subject(Some(subject));
         let r = async {
             self.ctx(&c.principal, code, Action::ReadRecords).await?;
+            let state = self.visible_subject(&c.principal, code, subject).await?;
             let row = self.store.get_subject(code, subject).await?.ok_or(CoreError::NotFound("subject"))?;
             self.record_read(&a).await?;
-            Ok(row.created_at)
+            Ok((row.created_at, state))
         }
         .await;
         self.settle(a, r).await
     }
 
-    async fn subject_key(
+    pub(crate) async fn subject_key(
         &self,
         keys: &Keyring,
         code: &TenantCode,
@@ -145,7 +176,27 @@ impl Vault {
         if let Some(k) = keys.subject_key(code, subject) {
             return Ok(k);
         }
+        // A purged subject stays purged even if an older copy of its row came back.
+        let ledger = crate::keyring::read(&self.ledger).clone();
+        if let Some(l) = ledger
+            && l.contains(code, subject).await?
+        {
+            return Err(CoreError::NotFound("subject"));
+        }
+        self.unwrap_subject_key(keys, code, subject).await
+    }
+
+    /// Unwrap a live (active or locked) subject's key from the store.
+    pub(crate) async fn unwrap_subject_key(
+        &self,
+        keys: &Keyring,
+        code: &TenantCode,
+        subject: &Pseudonym,
+    ) -> Result<Arc<SubjectKey>, CoreError> {
         let row = self.store.get_subject(code, subject).await?.ok_or(CoreError::NotFound("subject"))?;
+        if !matches!(row.state, SubjectState::Active | SubjectState::Locked) {
+            return Err(CoreError::NotFound("subject"));
+        }
         let tk = self.tenant_keys(keys, code, row.key_version).await?;
         let key = tk.key.unwrap_subject_key(&WrappedKey(row.wrapped_key), code.as_str(), subject.as_str())?;
         Ok(keys.put_subject_key(code, subject, key))
@@ -197,11 +248,26 @@ impl Vault {
         subject: Option<Pseudonym>,
         input: Map<String, Value>,
     ) -> Result<(RecordId, i64), CoreError> {
+        self.create_record_for(c, code, collection, subject, input, None).await
+    }
+
+    /// Create a record whose personal data may be read only for `purposes` (a subset of
+    /// the collection's purposes), when given.
+    pub async fn create_record_for(
+        &self,
+        c: &Caller,
+        code: &TenantCode,
+        collection: &CollectionName,
+        subject: Option<Pseudonym>,
+        input: Map<String, Value>,
+        purposes: Option<Vec<Purpose>>,
+    ) -> Result<(RecordId, i64), CoreError> {
         let mut a = self.audit(c, "record.create").tenant(code).collection(collection).subject(subject.as_ref());
-        let r = self.create_record_inner(&c.principal, code, collection, subject, input, &mut a).await;
+        let r = self.create_record_inner(&c.principal, code, collection, subject, input, purposes, &mut a).await;
         self.settle(a, r).await
     }
 
+    #[allow(clippy::too_many_arguments)] // private: the public wrapper's arguments plus its audit entry
     async fn create_record_inner(
         &self,
         p: &Principal,
@@ -209,13 +275,22 @@ impl Vault {
         collection: &CollectionName,
         subject: Option<Pseudonym>,
         input: Map<String, Value>,
+        purposes: Option<Vec<Purpose>>,
         a: &mut Audit,
     ) -> Result<(RecordId, i64), CoreError> {
         let ctx = self.ctx(p, code, Action::WriteRecords).await?;
         let schema = self.schema(code, collection).await?;
         let values = schema.validate_new(input)?;
+        if let Some(ps) = &purposes
+            && (ps.is_empty() || ps.iter().any(|x| !schema.allows(x)))
+        {
+            return Err(CoreError::invalid("purposes", "a non-empty subset of the collection's purposes"));
+        }
         if let Some(s) = &subject {
-            // A foreign or unknown subject is a 404, whether or not a pii field is given.
+            // A foreign, unknown or locked subject is a 404, whether or not a pii field is given.
+            if self.store.subject_state(code, s).await? != Some(SubjectState::Active) {
+                return Err(CoreError::NotFound("subject"));
+            }
             self.subject_key(&ctx.keys, code, s).await?;
         }
         let now = self.clock.now();
@@ -227,6 +302,8 @@ impl Vault {
             version: 1,
             created_at: now,
             updated_at: now,
+            hidden: false,
+            purposes,
         };
         let (fields, index) = self.seal_values(&ctx, &meta, &values).await?;
         let id = meta.id.clone();
@@ -266,6 +343,10 @@ impl Vault {
         let schema = self.schema(code, collection).await?;
         let values = schema.validate_patch(input)?;
         let current = self.store.get_record(code, collection, id).await?.ok_or(CoreError::NotFound("record"))?;
+        // Locked records (deleted, or their subject's erasure pending) are read-only.
+        if current.meta.hidden {
+            return Err(CoreError::NotFound("record"));
+        }
         if expected_version.is_some_and(|v| v != current.meta.version) {
             return Err(CoreError::Conflict("record version does not match".into()));
         }
@@ -304,7 +385,17 @@ impl Vault {
         let r = async {
             self.ctx(&c.principal, code, Action::WriteRecords).await?;
             self.schema(code, collection).await?;
-            let op = WriteOp::DeleteRecord { tenant: code.clone(), collection: collection.clone(), id: id.clone() };
+            let row = self.store.get_record(code, collection, id).await?.ok_or(CoreError::NotFound("record"))?;
+            if row.meta.hidden {
+                return Err(CoreError::NotFound("record"));
+            }
+            // Locked at once, purged for good after the configured delay.
+            let op = WriteOp::Privacy(PrivacyOp::HideRecord {
+                tenant: code.clone(),
+                collection: collection.clone(),
+                id: id.clone(),
+                purge_after: self.delete_purge_time(self.clock.now()),
+            });
             match self.apply_audited(vec![op], &a).await {
                 Ok(()) => Ok(()),
                 Err(StoreError::NotFound(_)) => Err(CoreError::NotFound("record")),
@@ -346,14 +437,21 @@ impl Vault {
         let mut a = self.audit(c, "record.read").tenant(code).collection(collection).purpose(purpose);
         a.set_record(id);
         let r = async {
-            let (ctx, _) = self.read_ctx(&c.principal, code, collection, purpose).await?;
+            let (ctx, schema) = self.read_ctx(&c.principal, code, collection, purpose).await?;
             let row = self.store.get_record(code, collection, id).await?.ok_or(CoreError::NotFound("record"))?;
+            if row.meta.hidden && !sees_locked(&c.principal) {
+                return Err(CoreError::NotFound("record"));
+            }
             if let Some(s) = &row.meta.subject {
                 a.set_subject(s);
             }
+            if !purpose_fits(&row.meta, &schema, purpose) {
+                return Err(CoreError::PurposeNotAllowed);
+            }
             a.set_count(1);
-            let view = self.open_record(&ctx.keys, row).await?;
-            self.record_read(&a).await?;
+            let mut view = self.open_record(&ctx.keys, row).await?;
+            let reidentified = redact(&c.principal, &schema, &mut view);
+            self.record_reads(&a, reidentified).await?;
             Ok(view)
         }
         .await;
@@ -373,15 +471,15 @@ impl Vault {
         let mut a =
             self.audit(c, "record.list").tenant(code).collection(collection).subject(subject.as_ref()).purpose(purpose);
         let r = async {
-            let (ctx, _) = self.read_ctx(&c.principal, code, collection, purpose).await?;
+            let (ctx, schema) = self.read_ctx(&c.principal, code, collection, purpose).await?;
             let filter = match subject {
                 Some(s) => {
-                    self.store.get_subject(code, &s).await?.ok_or(CoreError::NotFound("subject"))?;
+                    self.visible_subject(&c.principal, code, &s).await?;
                     RecordFilter::Subject(collection.clone(), s)
                 }
                 None => RecordFilter::Collection(collection.clone()),
             };
-            self.page(&ctx, code, &filter, page, &mut a).await
+            self.page(&c.principal, (&ctx, &schema), &filter, (page, purpose), &mut a).await
         }
         .await;
         self.settle(a, r).await
@@ -423,29 +521,39 @@ impl Vault {
             macs.push((v, tk.blind.compute(collection.as_str(), field.as_str(), &norm).0));
         }
         let filter = RecordFilter::Index(collection.clone(), field.clone(), macs);
-        self.page(&ctx, code, &filter, page, a).await
+        self.page(p, (&ctx, &schema), &filter, (page, purpose), a).await
     }
 
     async fn page(
         &self,
-        ctx: &TenantCtx,
-        code: &TenantCode,
+        p: &Principal,
+        (ctx, schema): (&TenantCtx, &CollectionSchema),
         filter: &RecordFilter,
-        page: PageRequest<'_>,
+        (page, purpose): (PageRequest<'_>, Option<&Purpose>),
         a: &mut Audit,
     ) -> Result<ListPage, CoreError> {
+        let code = &ctx.tenant.code;
         let limit = check_limit(page.limit)?;
         let after = parse_cursor(page.cursor)?;
-        let rows = self.store.list_records(code, filter, after.as_ref(), limit + 1).await?;
+        let rows = self.store.list_records(code, filter, after.as_ref(), limit + 1, visibility(p)).await?;
         let more = rows.len() > limit as usize;
         let mut records = Vec::with_capacity(rows.len().min(limit as usize));
+        let mut last = None;
+        let mut reidentified = false;
         for row in rows.into_iter().take(limit as usize) {
-            records.push(self.open_record(&ctx.keys, row).await?);
+            last = Some(row.meta.id.clone());
+            // A record narrowed to other purposes is left out of the page.
+            if !purpose_fits(&row.meta, schema, purpose) {
+                continue;
+            }
+            let mut view = self.open_record(&ctx.keys, row).await?;
+            reidentified |= redact(p, schema, &mut view);
+            records.push(view);
         }
-        let next = if more { records.last().map(|r| r.id.as_str().to_owned()) } else { None };
+        let next = if more { last.map(|id| id.as_str().to_owned()) } else { None };
         // One entry for the page, counting the records it returns: bulk reads show up.
         a.set_count(records.len());
-        self.record_read(a).await?;
+        self.record_reads(a, reidentified).await?;
         Ok(ListPage { records, next })
     }
 

@@ -183,6 +183,15 @@ impl Vault {
                     tracing::error!(error = %e, "could not record the audit checkpoint public key");
                 }
                 tracing::warn!(target: "custos::keys", "vault unsealed: root key in memory");
+                // Purges recorded in the ledger hold over older data put back in place.
+                match self.reapply_ledger().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(subjects = n, "erasures re-applied from the ledger"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not re-apply the erasure ledger; purged subjects stay unreadable")
+                    }
+                }
+                self.privacy_wake.notify_one();
                 Ok(SealStatus { sealed: false, progress: 0, threshold })
             }
             Err(e) => Err(CoreError::Unseal(e.to_string())),

@@ -12,9 +12,14 @@ use async_trait::async_trait;
 use custos_crypto::{Sealed, TokenHash};
 
 mod identity;
+mod privacy;
 pub use identity::{
     AccessReviewRow, IdentityOp, IdentityStore, OidcConfigRow, OidcPendingRow, ResetTokenRow, RoleRow, SessionRow,
     ThrottlePolicy, ThrottleState, TokenPurpose, UserRow,
+};
+pub use privacy::{
+    AnonymisedRecord, DisclosureRow, DsrEvent, DsrKind, DsrRow, DsrState, ErasureLedger, FileRow, LedgerEntry,
+    NoticeRow, PrivacyOp, PrivacyStore, RecipientRow, SubjectState, Visibility,
 };
 
 /// Storage errors. `Conflict` and `NotFound` are outcomes of preconditions in a write set.
@@ -131,6 +136,8 @@ pub struct SubjectRow {
     pub wrapped_key: Sealed,
     /// Created.
     pub created_at: Timestamp,
+    /// Active, locked (erasure requested) or a tombstone.
+    pub state: SubjectState,
 }
 
 /// Which key seals a stored field.
@@ -181,6 +188,11 @@ pub struct RecordMeta {
     pub created_at: Timestamp,
     /// Last changed.
     pub updated_at: Timestamp,
+    /// Locked: deleted (and awaiting purge) or its subject is locked.
+    pub hidden: bool,
+    /// Purposes this record may be read for, narrower than its collection's (`None`:
+    /// the collection's).
+    pub purposes: Option<Vec<crate::ids::Purpose>>,
 }
 
 /// A record with its sealed fields.
@@ -266,6 +278,8 @@ pub enum WriteOp {
     },
     /// A change to staff identity, sessions, roles or API keys.
     Identity(IdentityOp),
+    /// A change to the privacy lifecycle: subject states, recipients, requests, files.
+    Privacy(PrivacyOp),
     /// Add a record with its fields and index entries.
     InsertRecord {
         /// Metadata (version 1).
@@ -329,7 +343,7 @@ pub enum WriteOp {
 
 /// A storage backend for one zone.
 #[async_trait]
-pub trait Store: IdentityStore + Send + Sync + std::fmt::Debug {
+pub trait Store: IdentityStore + PrivacyStore + Send + Sync + std::fmt::Debug {
     /// Apply a set of operations atomically and durably; returns once committed.
     async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
     /// A `sys` metadata value.
@@ -359,13 +373,15 @@ pub trait Store: IdentityStore + Send + Sync + std::fmt::Debug {
         collection: &CollectionName,
         id: &RecordId,
     ) -> Result<Option<RecordRow>, StoreError>;
-    /// Records matching `filter` with id greater than `after`, by id, at most `limit`.
+    /// Records matching `filter` with id greater than `after`, by id, at most `limit`;
+    /// locked records only with `Visibility::All`.
     async fn list_records(
         &self,
         tenant: &TenantCode,
         filter: &RecordFilter,
         after: Option<&RecordId>,
         limit: u32,
+        visibility: Visibility,
     ) -> Result<Vec<RecordRow>, StoreError>;
     /// Subjects still wrapped by a version below `version`.
     async fn subjects_below(

@@ -19,11 +19,20 @@ pub struct AlertRules {
     pub bulk_read_records: u32,
     /// Exporter lag (entries) that raises an alert; 0 disables.
     pub exporter_lag: i64,
+    /// Re-identifications by one principal within the window; 0 disables.
+    pub reidentifications: u32,
 }
 
 impl Default for AlertRules {
     fn default() -> Self {
-        Self { window_ms: 60_000, failed_logins: 10, denials: 20, bulk_read_records: 1_000, exporter_lag: 10_000 }
+        Self {
+            window_ms: 60_000,
+            failed_logins: 10,
+            denials: 20,
+            bulk_read_records: 1_000,
+            exporter_lag: 10_000,
+            reidentifications: 1,
+        }
     }
 }
 
@@ -113,6 +122,13 @@ impl State {
                 key: e.tenant.as_ref().map(|t| t.to_string()).unwrap_or_default(),
                 count: 1,
             }),
+            "dsr.overdue" => {
+                out.push(Fired { rule: "dsr-overdue", key: e.reason.clone().unwrap_or_default(), count: 1 })
+            }
+            "subject.reidentify" if e.outcome == Outcome::Ok => {
+                let (w, n) = (r.window_ms, r.reidentifications);
+                out.extend(self.burst("reidentification", e.principal_id.clone(), t, 1, w, n));
+            }
             _ => {}
         }
         if e.outcome == Outcome::Ok && matches!(e.action.as_str(), "record.read" | "record.list" | "record.search") {

@@ -126,6 +126,7 @@ pub(crate) async fn session(Auth(c): Auth) -> Json<WhoAmI> {
             kind: match kind {
                 custos_core::policy::MemberKind::User => "user",
                 custos_core::policy::MemberKind::Service => "service",
+                custos_core::policy::MemberKind::Recipient => "recipient",
             },
             tenant: Some(tenant.to_string()),
             permissions: permissions.names(),

@@ -4,7 +4,10 @@
 pub(crate) mod audit;
 mod auth;
 mod collections;
+mod files;
 mod keys;
+mod privacy;
+mod recipients;
 mod records;
 mod review;
 mod roles;
@@ -86,7 +89,24 @@ fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(review::confirm))
         .routes(routes!(collections::put_collection, collections::get_collection))
         .routes(routes!(subjects::create_subject))
+        .routes(routes!(subjects::lookup_subject))
         .routes(routes!(subjects::get_subject))
+        .routes(routes!(privacy::request_erasure))
+        .routes(routes!(privacy::get_erasure))
+        .routes(routes!(privacy::cancel_erasure))
+        .routes(routes!(privacy::list_dsrs))
+        .routes(routes!(privacy::export_subject))
+        .routes(routes!(privacy::get_privacy, privacy::put_privacy))
+        .routes(routes!(recipients::create_recipient, recipients::list_recipients))
+        .routes(routes!(recipients::revoke_recipient))
+        .routes(routes!(recipients::create_disclosure, recipients::list_disclosures))
+        .routes(routes!(recipients::my_disclosures))
+        .routes(routes!(recipients::recipient_subject))
+        .routes(routes!(recipients::recipient_erasure))
+        .routes(routes!(recipients::acknowledge))
+        .routes(routes!(files::upload))
+        .routes(routes!(files::download, files::delete))
+        .routes(routes!(files::meta))
         .routes(routes!(records::create_record, records::list_records))
         .routes(routes!(records::get_record, records::patch_record, records::delete_record))
         .routes(routes!(records::search_records))
@@ -102,6 +122,7 @@ pub fn openapi_json(state: AppState) -> String {
 /// The full application: `/v1` routes, OpenAPI, problem+json fallbacks, body limit,
 /// security headers and a panic guard.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
+    let max_file = state.vault.max_file_bytes();
     let (router, api) = parts(state);
     let doc = Arc::new(api.to_json().unwrap_or_default());
     router
@@ -123,7 +144,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(max_body_bytes, declared_size_limit))
+        .layer(axum::middleware::from_fn_with_state((max_body_bytes, max_file), declared_size_limit))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn(request_id))
         .layer(CatchPanicLayer::custom(|_| {
@@ -135,13 +156,22 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 /// Refuse a body whose declared length is over the limit before reading any of it
 /// (bodies without a declared length are cut at the limit by `DefaultBodyLimit`).
 async fn declared_size_limit(
-    axum::extract::State(max): axum::extract::State<usize>,
+    axum::extract::State((max, max_file)): axum::extract::State<(usize, u64)>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|s| s.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > max as u64) {
+    // File uploads stream past the JSON limit; the vault cuts them at the file limit.
+    let is_upload = req.method() == axum::http::Method::POST
+        && req
+            .uri()
+            .path()
+            .strip_prefix("/v1/tenants/")
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(_, r)| r == "files");
+    let max = if is_upload { max_file } else { max as u64 };
+    if declared.is_some_and(|len| len > max) {
         return Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body-too-large",

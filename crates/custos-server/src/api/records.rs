@@ -24,6 +24,10 @@ pub(crate) struct CreateRecord {
     /// Field values, checked against the collection schema.
     #[schema(value_type = Object)]
     fields: Map<String, Value>,
+    /// The purposes this record's personal data may be read for: a subset of the
+    /// collection's, narrowing them (default: the collection's).
+    #[serde(default)]
+    purposes: Option<Vec<String>>,
 }
 
 /// A created or changed record's id and version.
@@ -92,7 +96,11 @@ pub(crate) async fn create_record(
 ) -> Result<(StatusCode, HeaderMap, Json<RecordRef>), Problem> {
     let (code, name) = parse_tc(&code, &name)?;
     let subject = req.subject.as_deref().map(Pseudonym::parse).transpose()?;
-    let (id, version) = s.vault.create_record(&c, &code, &name, subject, req.fields).await?;
+    let purposes = req
+        .purposes
+        .map(|p| p.iter().map(|x| custos_core::ids::Purpose::parse(x)).collect::<Result<Vec<_>, _>>())
+        .transpose()?;
+    let (id, version) = s.vault.create_record_for(&c, &code, &name, subject, req.fields, purposes).await?;
     let mut h = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/tenants/{code}/collections/{name}/records/{id}")) {
         h.insert(header::LOCATION, v);

@@ -28,6 +28,8 @@ pub(crate) struct Health {
     audit: AuditHealth,
     /// Tenants whose access review is overdue.
     access_reviews_overdue: usize,
+    /// Data-subject requests open past their one-month due date.
+    dsr_overdue: usize,
 }
 
 /// Audit trail health.
@@ -103,6 +105,7 @@ pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
         fips: custos_crypto::fips_mode(),
         audit: AuditHealth { head, exporters },
         access_reviews_overdue: s.vault.overdue_access_reviews().await.map(|v| v.len()).unwrap_or(0),
+        dsr_overdue: s.vault.overdue_dsrs().await.map(|v| v.len()).unwrap_or(0),
     })
 }
 

@@ -14,6 +14,11 @@ fn key_col(k: FieldKey) -> i64 {
     }
 }
 
+/// Narrowed purposes as stored (JSON list), or NULL.
+pub(crate) fn purposes_col(p: Option<&[custos_core::ids::Purpose]>) -> Result<Option<String>, StoreError> {
+    p.map(|p| serde_json::to_string(p).map_err(|_| StoreError::Backend("purposes do not encode".into()))).transpose()
+}
+
 pub(crate) fn unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
     move |e| match e.sqlite_error_code() {
         Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(what),
@@ -21,7 +26,7 @@ pub(crate) fn unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreErr
     }
 }
 
-fn insert_fields(conn: &Connection, record: &str, fields: &[FieldRow]) -> Result<(), StoreError> {
+pub(crate) fn insert_fields(conn: &Connection, record: &str, fields: &[FieldRow]) -> Result<(), StoreError> {
     let mut st = conn
         .prepare_cached("INSERT INTO record_fields (record_id, field, key_version, ct) VALUES (?1, ?2, ?3, ?4) \
                          ON CONFLICT (record_id, field) DO UPDATE SET key_version = excluded.key_version, ct = excluded.ct")
@@ -32,7 +37,7 @@ fn insert_fields(conn: &Connection, record: &str, fields: &[FieldRow]) -> Result
     Ok(())
 }
 
-fn insert_index(
+pub(crate) fn insert_index(
     conn: &Connection,
     tenant: &str,
     collection: &str,
@@ -180,6 +185,7 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             }
         }
         WriteOp::Identity(op) => super::identity_apply::apply(conn, op)?,
+        WriteOp::Privacy(op) => super::privacy_apply::apply(conn, op)?,
         WriteOp::InsertApiKey(k) => {
             conn.execute(
                 "INSERT INTO api_keys (id, tenant, name, role, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -196,9 +202,9 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
             .map_err(backend)?;
         }
         WriteOp::InsertSubject(s) => {
-            conn.prepare_cached("INSERT INTO subjects (tenant, pseudonym, key_version, wrapped_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+            conn.prepare_cached("INSERT INTO subjects (tenant, pseudonym, key_version, wrapped_key, created_at, state) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(backend)?
-                .execute(params![s.tenant.as_str(), s.pseudonym.as_str(), s.key_version, s.wrapped_key.as_bytes(), s.created_at.0])
+                .execute(params![s.tenant.as_str(), s.pseudonym.as_str(), s.key_version, s.wrapped_key.as_bytes(), s.created_at.0, s.state.as_str()])
                 .map_err(unique("subject"))?;
         }
         WriteOp::RewrapSubject { tenant, pseudonym, from_version, to_version, wrapped_key } => {
@@ -210,7 +216,7 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
         }
         WriteOp::InsertRecord { meta, fields, index } => {
             conn.prepare_cached(
-                "INSERT INTO records (id, tenant, collection, subject, version, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO records (id, tenant, collection, subject, version, created_at, updated_at, purposes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .map_err(backend)?
             .execute(params![
@@ -220,7 +226,8 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 meta.subject.as_ref().map(|s| s.as_str()),
                 meta.version,
                 meta.created_at.0,
-                meta.updated_at.0
+                meta.updated_at.0,
+                purposes_col(meta.purposes.as_deref())?
             ])
             .map_err(unique("record"))?;
             insert_fields(conn, meta.id.as_str(), fields)?;

@@ -100,6 +100,54 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE api_keys ADD COLUMN reminded_at INTEGER;
     CREATE INDEX api_keys_by_tenant ON api_keys (tenant, id);
     "#,
+    r#"
+    ALTER TABLE subjects ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+    -- hidden: bit 1 = deleted (purged after purge_after), bit 2 = its subject is locked
+    ALTER TABLE records ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE records ADD COLUMN purge_after INTEGER;
+    ALTER TABLE records ADD COLUMN purposes TEXT;
+    CREATE INDEX records_by_created ON records (tenant, collection, created_at);
+    CREATE INDEX records_purge_due ON records (purge_after) WHERE purge_after IS NOT NULL;
+    CREATE TABLE subject_ids (
+        tenant TEXT NOT NULL, mac BLOB NOT NULL, pseudonym TEXT NOT NULL,
+        PRIMARY KEY (tenant, mac), FOREIGN KEY (tenant, pseudonym) REFERENCES subjects (tenant, pseudonym)) WITHOUT ROWID;
+    CREATE INDEX subject_ids_by_subject ON subject_ids (tenant, pseudonym);
+    CREATE TABLE recipients (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL REFERENCES tenants(code), name TEXT NOT NULL,
+        webhook_url TEXT NOT NULL, secret BLOB NOT NULL, key_hash BLOB NOT NULL UNIQUE,
+        key_expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
+    CREATE INDEX recipients_by_tenant ON recipients (tenant, id);
+    CREATE TABLE disclosures (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL, subject TEXT NOT NULL, recipient TEXT NOT NULL REFERENCES recipients(id),
+        collection TEXT NOT NULL, fields TEXT NOT NULL, records TEXT NOT NULL, at INTEGER NOT NULL,
+        FOREIGN KEY (tenant, subject) REFERENCES subjects (tenant, pseudonym));
+    CREATE INDEX disclosures_by_subject ON disclosures (tenant, subject, id);
+    CREATE INDEX disclosures_by_recipient ON disclosures (recipient, id);
+    CREATE TABLE dsr_requests (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL REFERENCES tenants(code), kind TEXT NOT NULL, subject TEXT,
+        state TEXT NOT NULL, delete_shared INTEGER NOT NULL, reason BLOB, reason_version INTEGER NOT NULL,
+        received_at INTEGER NOT NULL, due_at INTEGER NOT NULL, purge_after INTEGER, closed_at INTEGER,
+        history TEXT NOT NULL);
+    CREATE INDEX dsr_by_tenant ON dsr_requests (tenant, id);
+    CREATE INDEX dsr_by_subject ON dsr_requests (tenant, subject) WHERE subject IS NOT NULL;
+    CREATE INDEX dsr_open ON dsr_requests (state, purge_after);
+    CREATE TABLE dsr_notices (
+        request TEXT NOT NULL REFERENCES dsr_requests(id), tenant TEXT NOT NULL, recipient TEXT NOT NULL,
+        attempts INTEGER NOT NULL, next_attempt_at INTEGER, notified_at INTEGER, acknowledged_at INTEGER,
+        last_error TEXT, PRIMARY KEY (request, recipient)) WITHOUT ROWID;
+    CREATE INDEX dsr_notices_due ON dsr_notices (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
+    CREATE TABLE files (
+        id TEXT PRIMARY KEY, tenant TEXT NOT NULL REFERENCES tenants(code), subject TEXT, kind TEXT NOT NULL,
+        content_type TEXT NOT NULL, size INTEGER NOT NULL, chunks INTEGER NOT NULL, key_version INTEGER NOT NULL,
+        name BLOB NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, hidden INTEGER NOT NULL,
+        purge_after INTEGER, FOREIGN KEY (tenant, subject) REFERENCES subjects (tenant, pseudonym));
+    CREATE INDEX files_by_subject ON files (tenant, subject, id) WHERE subject IS NOT NULL;
+    CREATE INDEX files_expiry ON files (expires_at) WHERE expires_at IS NOT NULL;
+    CREATE INDEX files_purge_due ON files (purge_after) WHERE purge_after IS NOT NULL;
+    CREATE TABLE file_chunks (
+        file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE, n INTEGER NOT NULL, ct BLOB NOT NULL,
+        PRIMARY KEY (file_id, n)) WITHOUT ROWID;
+    "#,
 ];
 
 /// Bring the database to the newest schema, one transaction per migration.

@@ -6,7 +6,11 @@ mod checkpoint;
 mod identity;
 mod identity_apply;
 mod identity_read;
+mod ledger;
 mod migrate;
+mod privacy;
+mod privacy_apply;
+mod privacy_read;
 mod read;
 mod writer;
 
@@ -15,9 +19,10 @@ use custos_core::audit::{ChainedEntry, Checkpoint};
 use custos_core::ids::{CollectionName, Pseudonym, RecordId, TenantCode};
 use custos_core::store::{
     ApiKeyRow, AuditFilter, CollectionRow, IndexRow, OperatorRow, RecordFilter, RecordRow, Store, StoreError,
-    SubjectRow, TenantKeyRow, TenantRow, WriteOp,
+    SubjectRow, TenantKeyRow, TenantRow, Visibility, WriteOp,
 };
 use custos_crypto::TokenHash;
+pub use ledger::SqliteLedger;
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -187,9 +192,10 @@ impl Store for SqliteStore {
         filter: &RecordFilter,
         after: Option<&RecordId>,
         limit: u32,
+        visibility: Visibility,
     ) -> Result<Vec<RecordRow>, StoreError> {
         let (tenant, filter, after) = (tenant.clone(), filter.clone(), after.cloned());
-        self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit)).await
+        self.read(move |c| read::records(c, &tenant, &filter, after.as_ref(), limit, visibility)).await
     }
 
     async fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError> {

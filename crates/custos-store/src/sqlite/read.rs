@@ -7,7 +7,7 @@ use custos_core::clock::Timestamp;
 use custos_core::ids::{CollectionName, FieldName, Pseudonym, Purpose, RecordId, TenantCode, ZoneName};
 use custos_core::store::{
     ApiKeyRow, AuditFilter, CollectionRow, FieldKey, FieldRow, IndexRow, OperatorRow, RecordFilter, RecordMeta,
-    RecordRow, StoreError, SubjectRow, TenantKeyRow, TenantRow,
+    RecordRow, StoreError, SubjectRow, SubjectState, TenantKeyRow, TenantRow, Visibility,
 };
 use custos_crypto::{Sealed, TokenHash};
 use rusqlite::types::Value as SqlValue;
@@ -118,8 +118,11 @@ pub(crate) fn collection(
     }))
 }
 
-fn subject_parse(tenant: &TenantCode, (p, v, w, at): (String, i64, Vec<u8>, i64)) -> Result<SubjectRow, StoreError> {
+type SubjectRaw = (String, i64, Vec<u8>, i64, String);
+
+fn subject_parse(tenant: &TenantCode, (p, v, w, at, st): SubjectRaw) -> Result<SubjectRow, StoreError> {
     Ok(SubjectRow {
+        state: SubjectState::parse(&st).ok_or_else(|| corrupt("subject state"))?,
         tenant: tenant.clone(),
         pseudonym: Pseudonym::parse(&p).map_err(|_| corrupt("pseudonym"))?,
         key_version: u32_of(v)?,
@@ -128,13 +131,13 @@ fn subject_parse(tenant: &TenantCode, (p, v, w, at): (String, i64, Vec<u8>, i64)
     })
 }
 
-fn subject_row(r: &Row<'_>) -> rusqlite::Result<(String, i64, Vec<u8>, i64)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+fn subject_row(r: &Row<'_>) -> rusqlite::Result<SubjectRaw> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
 pub(crate) fn subject(c: &Connection, tenant: &TenantCode, p: &Pseudonym) -> Result<Option<SubjectRow>, StoreError> {
     c.prepare_cached(
-        "SELECT pseudonym, key_version, wrapped_key, created_at FROM subjects WHERE tenant = ?1 AND pseudonym = ?2",
+        "SELECT pseudonym, key_version, wrapped_key, created_at, state FROM subjects WHERE tenant = ?1 AND pseudonym = ?2",
     )
     .map_err(backend)?
     .query_row(params![tenant.as_str(), p.as_str()], subject_row)
@@ -151,17 +154,20 @@ pub(crate) fn subjects_below(
     limit: u32,
 ) -> Result<Vec<SubjectRow>, StoreError> {
     let mut st = c
-        .prepare_cached("SELECT pseudonym, key_version, wrapped_key, created_at FROM subjects WHERE tenant = ?1 AND key_version < ?2 LIMIT ?3")
+        .prepare_cached("SELECT pseudonym, key_version, wrapped_key, created_at, state FROM subjects WHERE tenant = ?1 AND key_version < ?2 AND state <> 'tombstone' LIMIT ?3")
         .map_err(backend)?;
     let rows = st.query_map(params![tenant.as_str(), version, limit], subject_row).map_err(backend)?;
     rows.map(|r| r.map_err(backend).and_then(|raw| subject_parse(tenant, raw))).collect()
 }
 
-const RECORD_COLS: &str =
-    "r.id, r.tenant, r.collection, r.subject, r.version, r.created_at, r.updated_at, f.field, f.key_version, f.ct";
+pub(crate) const RECORD_COLS: &str = "r.id, r.tenant, r.collection, r.subject, r.version, r.created_at, r.updated_at, \
+                           f.field, f.key_version, f.ct, r.hidden, r.purposes";
 
 /// Group joined (record, field) rows into records, keeping the query's order.
-fn collect_records(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> Result<Vec<RecordRow>, StoreError> {
+pub(crate) fn collect_records(
+    st: &mut rusqlite::CachedStatement<'_>,
+    params: &[SqlValue],
+) -> Result<Vec<RecordRow>, StoreError> {
     let mut out: Vec<RecordRow> = Vec::new();
     let mut rows = st.query(params_from_iter(params.iter())).map_err(backend)?;
     while let Some(r) = rows.next().map_err(backend)? {
@@ -179,6 +185,12 @@ fn collect_records(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) 
                     version: r.get(4).map_err(backend)?,
                     created_at: Timestamp(r.get(5).map_err(backend)?),
                     updated_at: Timestamp(r.get(6).map_err(backend)?),
+                    hidden: r.get::<_, i64>(10).map_err(backend)? != 0,
+                    purposes: r
+                        .get::<_, Option<String>>(11)
+                        .map_err(backend)?
+                        .map(|p| serde_json::from_str::<Vec<Purpose>>(&p).map_err(|_| corrupt("purposes")))
+                        .transpose()?,
                 },
                 fields: Vec::new(),
             });
@@ -221,18 +233,27 @@ pub(crate) fn records(
     filter: &RecordFilter,
     after: Option<&RecordId>,
     limit: u32,
+    visibility: Visibility,
 ) -> Result<Vec<RecordRow>, StoreError> {
+    let live = match visibility {
+        Visibility::Live => "AND hidden = 0",
+        Visibility::All => "",
+    };
     let after = after.map(|a| a.as_str().to_owned()).unwrap_or_default();
     let mut p: Vec<SqlValue> = vec![tenant.as_str().to_owned().into(), after.into(), i64::from(limit).into()];
     let inner = match filter {
         RecordFilter::Collection(coll) => {
             p.push(coll.as_str().to_owned().into());
-            "SELECT * FROM records WHERE tenant = ?1 AND collection = ?4 AND id > ?2 ORDER BY id LIMIT ?3".to_owned()
+            format!(
+                "SELECT * FROM records WHERE tenant = ?1 AND collection = ?4 AND id > ?2 {live} ORDER BY id LIMIT ?3"
+            )
         }
         RecordFilter::Subject(coll, s) => {
             p.push(coll.as_str().to_owned().into());
             p.push(s.as_str().to_owned().into());
-            "SELECT * FROM records WHERE tenant = ?1 AND subject = ?5 AND collection = ?4 AND id > ?2 ORDER BY id LIMIT ?3".to_owned()
+            format!(
+                "SELECT * FROM records WHERE tenant = ?1 AND subject = ?5 AND collection = ?4 AND id > ?2 {live} ORDER BY id LIMIT ?3"
+            )
         }
         RecordFilter::Index(coll, field, macs) => {
             p.push(coll.as_str().to_owned().into());
@@ -246,7 +267,7 @@ pub(crate) fn records(
                 return Ok(Vec::new());
             }
             format!(
-                "SELECT * FROM records WHERE tenant = ?1 AND collection = ?4 AND id > ?2 AND id IN \
+                "SELECT * FROM records WHERE tenant = ?1 AND collection = ?4 AND id > ?2 {live} AND id IN \
                  (SELECT record_id FROM blind_index WHERE tenant = ?1 AND collection = ?4 AND field = ?5 AND mac IN ({})) \
                  ORDER BY id LIMIT ?3",
                 holes.join(", ")

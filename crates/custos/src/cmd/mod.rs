@@ -23,7 +23,12 @@ pub fn open_vault(cfg: &config::Config) -> Result<Arc<Vault>> {
     let store =
         SqliteStore::open(&cfg.db_path, SqliteOptions { read_connections: cfg.read_connections, ..Default::default() })
             .with_context(|| format!("opening {}", cfg.db_path.display()))?;
-    Ok(Arc::new(Vault::new(Arc::new(store), Arc::new(SystemClock), cfg.zone.clone())))
+    let vault = Vault::new(Arc::new(store), Arc::new(SystemClock), cfg.zone.clone());
+    let ledger = custos_store::SqliteLedger::open(&cfg.privacy.ledger)
+        .with_context(|| format!("opening the erasure ledger {}", cfg.privacy.ledger.display()))?;
+    vault.set_ledger(Arc::new(ledger));
+    vault.set_privacy_config(cfg.privacy.vault.clone());
+    Ok(Arc::new(vault))
 }
 
 /// `custos config check`

@@ -86,6 +86,12 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) ->
     let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
     let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every, cfg.audit_retention);
     let _identity = custos_server::jobs::spawn_identity_checks(vault.clone(), cfg.auth.reminder_days);
+    let notice_client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building the notice webhook client")?;
+    let _privacy = custos_server::jobs::spawn_privacy(vault.clone(), cfg.privacy.every, notice_client);
     println!("custos: listening on {}", url(running.addr, !cfg.insecure_http));
     if vault.is_sealed() {
         println!("custos: sealed; unseal with `custos unseal --data-dir {}`", dir.display());
