@@ -12,18 +12,18 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPrivacy {
-    /// Erasure grace window in days, unless a tenant sets its own (default 30).
+    /// Erasure grace window unless a tenant sets its own (`30d`; units s, m, h, d).
     #[serde(default = "default_grace")]
-    pub grace_days: u32,
-    /// Deleted records and files are purged this many days later (default 30).
+    pub grace: String,
+    /// Deleted records and files are purged this much later (`30d`).
     #[serde(default = "default_grace")]
-    pub delete_delay_days: u32,
-    /// Seconds between runs of the retention job (default 300).
+    pub delete_delay: String,
+    /// Interval of the retention job (`5m`).
     #[serde(default = "default_every")]
-    pub retention_check_seconds: u64,
-    /// First delay before re-sending a failed erasure notice, seconds (default 30; doubles).
+    pub retention_check: String,
+    /// First delay before re-sending a failed erasure notice (`30s`; doubles, at most 6 h).
     #[serde(default = "default_retry")]
-    pub notice_retry_seconds: u64,
+    pub notice_retry: String,
     /// Largest file in bytes (default 25 MiB).
     #[serde(default = "default_file")]
     pub max_file_bytes: u64,
@@ -42,10 +42,10 @@ pub struct RawPrivacy {
 impl Default for RawPrivacy {
     fn default() -> Self {
         Self {
-            grace_days: default_grace(),
-            delete_delay_days: default_grace(),
-            retention_check_seconds: default_every(),
-            notice_retry_seconds: default_retry(),
+            grace: default_grace(),
+            delete_delay: default_grace(),
+            retention_check: default_every(),
+            notice_retry: default_retry(),
             max_file_bytes: default_file(),
             content_types: None,
             file_kinds: None,
@@ -54,16 +54,31 @@ impl Default for RawPrivacy {
     }
 }
 
-fn default_grace() -> u32 {
-    30
+fn default_grace() -> String {
+    "30d".into()
 }
 
-fn default_every() -> u64 {
-    300
+fn default_every() -> String {
+    "5m".into()
 }
 
-fn default_retry() -> u64 {
-    30
+fn default_retry() -> String {
+    "30s".into()
+}
+
+/// Parse `<n><unit>` with unit `s`, `m`, `h` or `d` into milliseconds.
+pub fn duration_ms(what: &str, s: &str) -> Result<i64> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n.parse().map_err(|_| anyhow::anyhow!("{what}: {s:?} is not a duration like 30d, 12h, 5m or 30s"))?;
+    let ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => bail!("{what}: {s:?} is not a duration like 30d, 12h, 5m or 30s"),
+    };
+    n.checked_mul(ms).ok_or_else(|| anyhow::anyhow!("{what}: {s:?} is too long"))
 }
 
 fn default_file() -> u64 {
@@ -87,26 +102,31 @@ pub struct Privacy {
 
 /// Check `[privacy]`.
 pub fn check(raw: &RawPrivacy) -> Result<Privacy> {
-    if !(1..=90).contains(&raw.grace_days) {
-        bail!("privacy.grace_days must be between 1 and 90");
+    const DAY: i64 = 86_400_000;
+    let grace = duration_ms("privacy.grace", &raw.grace)?;
+    if !(1_000..=90 * DAY).contains(&grace) {
+        bail!("privacy.grace must be between 1s and 90d");
     }
-    if !(1..=3650).contains(&raw.delete_delay_days) {
-        bail!("privacy.delete_delay_days must be between 1 and 3650");
+    let delete_delay = duration_ms("privacy.delete_delay", &raw.delete_delay)?;
+    if !(1_000..=3650 * DAY).contains(&delete_delay) {
+        bail!("privacy.delete_delay must be between 1s and 3650d");
     }
-    if !(1..=86_400).contains(&raw.retention_check_seconds) {
-        bail!("privacy.retention_check_seconds must be between 1 and 86400");
+    let every = duration_ms("privacy.retention_check", &raw.retention_check)?;
+    if !(1_000..=DAY).contains(&every) {
+        bail!("privacy.retention_check must be between 1s and 1d");
     }
-    if !(1..=3_600).contains(&raw.notice_retry_seconds) {
-        bail!("privacy.notice_retry_seconds must be between 1 and 3600");
+    let retry = duration_ms("privacy.notice_retry", &raw.notice_retry)?;
+    if !(1_000..=3_600_000).contains(&retry) {
+        bail!("privacy.notice_retry must be between 1s and 1h");
     }
     if !(1024..=(4u64 << 30)).contains(&raw.max_file_bytes) {
         bail!("privacy.max_file_bytes must be between 1 KiB and 4 GiB");
     }
     let mut vault = PrivacyConfig {
-        grace_days: raw.grace_days,
-        delete_delay_days: raw.delete_delay_days,
+        grace_ms: grace,
+        delete_delay_ms: delete_delay,
         max_file_bytes: raw.max_file_bytes,
-        notice_retry_ms: i64::try_from(raw.notice_retry_seconds).unwrap_or(30) * 1000,
+        notice_retry_ms: retry,
         ..PrivacyConfig::default()
     };
     if let Some(types) = &raw.content_types {
@@ -139,7 +159,7 @@ pub fn check(raw: &RawPrivacy) -> Result<Privacy> {
     }
     Ok(Privacy {
         vault,
-        every: std::time::Duration::from_secs(raw.retention_check_seconds),
+        every: std::time::Duration::from_millis(u64::try_from(every).unwrap_or(300_000)),
         ledger: raw.ledger.clone(),
     })
 }

@@ -1,6 +1,8 @@
 //! Store integration tests: the conformance suite on a real SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failed unwrap is a failed test
 
+mod privacy;
+
 use custos_store::{SqliteOptions, SqliteStore, conformance};
 use std::sync::Arc;
 

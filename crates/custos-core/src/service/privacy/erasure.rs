@@ -88,7 +88,7 @@ impl Vault {
                 Some(r) => Some(tk.key.data_key().seal_field(r.as_bytes(), &reason_aad(code, &id, tk.key.version()))?),
                 None => None,
             };
-            let grace = self.grace_days(code).await?;
+            let grace = self.grace_ms(code).await?;
             let recipients: BTreeSet<RecipientId> =
                 self.store.disclosures(code, subject).await?.into_iter().map(|d| d.recipient).collect();
             let by = c.principal.id();
@@ -105,7 +105,7 @@ impl Vault {
                 reason_version: tk.key.version(),
                 received_at: now,
                 due_at: now.plus_one_month(),
-                purge_after: Some(now.plus_days(i64::from(grace))),
+                purge_after: Some(Timestamp(now.0.saturating_add(grace))),
                 closed_at: None,
                 history,
             };

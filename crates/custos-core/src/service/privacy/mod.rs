@@ -33,10 +33,10 @@ use std::sync::Arc;
 /// Privacy settings (`[privacy]` in the configuration file).
 #[derive(Debug, Clone)]
 pub struct PrivacyConfig {
-    /// Erasure grace window, days, unless a tenant sets its own.
-    pub grace_days: u32,
-    /// Deleted records and files are purged this many days later.
-    pub delete_delay_days: u32,
+    /// Erasure grace window, milliseconds, unless a tenant sets its own (in days).
+    pub grace_ms: i64,
+    /// Deleted records and files are purged this many milliseconds later.
+    pub delete_delay_ms: i64,
     /// File kinds and their retention in days (`None`: kept until deleted). Only these
     /// kinds are accepted.
     pub file_kinds: BTreeMap<String, Option<u32>>,
@@ -51,8 +51,8 @@ pub struct PrivacyConfig {
 impl Default for PrivacyConfig {
     fn default() -> Self {
         Self {
-            grace_days: 30,
-            delete_delay_days: 30,
+            grace_ms: 30 * DAY_MS,
+            delete_delay_ms: 30 * DAY_MS,
             file_kinds: BTreeMap::from([("transfer".to_owned(), Some(4)), ("attachment".to_owned(), None)]),
             max_file_bytes: 25 * 1024 * 1024,
             content_types: [
@@ -78,6 +78,8 @@ pub struct TenantPrivacy {
     /// Erasure grace window in days (1-90): recipients may fetch what they hold.
     pub grace_days: u32,
 }
+
+const DAY_MS: i64 = 86_400_000;
 
 /// Longest grace window a tenant may set.
 pub(crate) const MAX_GRACE_DAYS: u32 = 90;
@@ -121,11 +123,15 @@ impl Vault {
         read(&self.ledger).clone().ok_or(CoreError::State("no erasure ledger is configured"))
     }
 
-    /// A tenant's grace window in days.
-    pub(crate) async fn grace_days(&self, code: &TenantCode) -> Result<u32, CoreError> {
+    /// A tenant's grace window in milliseconds: its own setting in days, or the
+    /// deployment's.
+    pub(crate) async fn grace_ms(&self, code: &TenantCode) -> Result<i64, CoreError> {
         Ok(match self.store.get_meta(&privacy_meta_key(code)).await? {
-            Some(raw) => serde_json::from_slice::<TenantPrivacy>(&raw).map_err(|_| CoreError::Integrity)?.grace_days,
-            None => self.privacy_config().grace_days,
+            Some(raw) => {
+                let t = serde_json::from_slice::<TenantPrivacy>(&raw).map_err(|_| CoreError::Integrity)?;
+                i64::from(t.grace_days) * DAY_MS
+            }
+            None => self.privacy_config().grace_ms,
         })
     }
 
@@ -134,7 +140,8 @@ impl Vault {
         let a = self.audit(c, "privacy.read").tenant(code);
         let r = async {
             self.ctx(&c.principal, code, crate::policy::Action::ManageDsr).await?;
-            Ok(TenantPrivacy { grace_days: self.grace_days(code).await? })
+            let days = self.grace_ms(code).await? / DAY_MS;
+            Ok(TenantPrivacy { grace_days: u32::try_from(days).unwrap_or(u32::MAX) })
         }
         .await;
         self.settle(a, r).await
@@ -161,11 +168,7 @@ impl Vault {
         self.settle(a, r).await
     }
 
-    fn days_ms(days: u32) -> i64 {
-        i64::from(days) * 86_400_000
-    }
-
     pub(crate) fn delete_purge_time(&self, now: Timestamp) -> Timestamp {
-        Timestamp(now.0 + Self::days_ms(self.privacy_config().delete_delay_days))
+        Timestamp(now.0.saturating_add(self.privacy_config().delete_delay_ms))
     }
 }
