@@ -30,9 +30,9 @@ pub struct RawConfig {
     /// Mail relay for resets and invitations.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp: Option<crate::config_auth::RawSmtp>,
-    /// Erasure, retention and files.
-    #[serde(default)]
-    pub privacy: crate::config_privacy::RawPrivacy,
+    /// Erasure, retention and files (defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<crate::config_privacy::RawPrivacy>,
 }
 
 /// `[audit]`
@@ -251,7 +251,7 @@ impl RawConfig {
             audit: RawAudit::default(),
             auth: Default::default(),
             smtp: None,
-            privacy: Default::default(),
+            privacy: None,
         }
     }
 
@@ -355,7 +355,7 @@ fn check(
         alerts: raw.audit.alerts.as_ref().map(|a| alerts(dir, a)).transpose()?,
         auth: crate::config_auth::check(dir, &raw.auth, raw.smtp.as_ref())?,
         privacy: {
-            let mut p = crate::config_privacy::check(&raw.privacy)?;
+            let mut p = crate::config_privacy::check(&raw.privacy.clone().unwrap_or_default())?;
             p.ledger = resolve(dir, &p.ledger);
             p
         },

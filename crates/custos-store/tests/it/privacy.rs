@@ -33,14 +33,19 @@ async fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let vault = Vault::new(Arc::new(store), clock.clone(), ZoneName::parse("default").unwrap());
     vault.set_ledger(Arc::new(SqliteLedger::open(&dir.path().join("erasure-ledger.db")).unwrap()));
-    vault.set_privacy_config(PrivacyConfig { grace_ms: 30 * DAY, delete_delay_ms: 7 * DAY, ..PrivacyConfig::default() });
+    vault.set_privacy_config(PrivacyConfig {
+        grace_ms: 30 * DAY,
+        delete_delay_ms: 7 * DAY,
+        ..PrivacyConfig::default()
+    });
     let out = vault.initialize(InitParams { shares: 1, threshold: 1, mode: Mode::Production }).await.unwrap();
     let meta = RequestMeta { request_id: "test".into(), client: None };
     vault.unseal(out.shares[0].expose(), &meta).await.unwrap();
     let op = vault.authenticate(out.operator_token.expose(), &meta).await.unwrap();
     let t = TenantCode::parse("clock").unwrap();
     vault.create_tenant(&op, t.clone(), "Clock school").await.unwrap();
-    let key = |role: &str| NewApiKey { name: role.into(), role: RoleName::parse(role).unwrap(), expires_in_days: Some(365) };
+    let key =
+        |role: &str| NewApiKey { name: role.into(), role: RoleName::parse(role).unwrap(), expires_in_days: Some(365) };
     let admin_key = vault.create_api_key(&op, &t, key("admin")).await.unwrap();
     let dpo_key = vault.create_api_key(&op, &t, key("dpo")).await.unwrap();
     let admin = vault.authenticate(admin_key.key.expose(), &meta).await.unwrap();
@@ -72,12 +77,15 @@ async fn retention_removes_exactly_what_expired_at_its_time() {
     put(&f, "uploads_log", json!({"fields": {"note": {"type": "string"}}, "retention_days": 10})).await;
     put(&f, "grades", json!({"fields": {"score": {"type": "integer"}}})).await;
     let t0 = f.clock.now();
-    let (old, _) = v.create_record(&f.admin, &f.t, &coll("uploads_log"), None, fields(json!({"note": "a"}))).await.unwrap();
-    let (kept_forever, _) = v.create_record(&f.admin, &f.t, &coll("grades"), None, fields(json!({"score": 3}))).await.unwrap();
+    let (old, _) =
+        v.create_record(&f.admin, &f.t, &coll("uploads_log"), None, fields(json!({"note": "a"}))).await.unwrap();
+    let (kept_forever, _) =
+        v.create_record(&f.admin, &f.t, &coll("grades"), None, fields(json!({"score": 3}))).await.unwrap();
     let transfer = upload(&f, "transfer", b"name,score\nA,1\n").await;
     let attachment = upload(&f, "attachment", b"name,score\nB,2\n").await;
     f.clock.advance_ms(DAY);
-    let (young, _) = v.create_record(&f.admin, &f.t, &coll("uploads_log"), None, fields(json!({"note": "b"}))).await.unwrap();
+    let (young, _) =
+        v.create_record(&f.admin, &f.t, &coll("uploads_log"), None, fields(json!({"note": "b"}))).await.unwrap();
 
     let exists = |id: &RecordId, c: &str| {
         count(&f.path, &format!("SELECT count(*) FROM records WHERE id = '{id}' AND collection = '{c}'")) == 1
@@ -107,13 +115,17 @@ async fn retention_removes_exactly_what_expired_at_its_time() {
     // Nothing else was removed: the collection without retention and the attachment.
     assert!(exists(&kept_forever, "grades") && file_exists(&attachment));
     // Every purge is in the audit trail, and the chain still verifies.
-    let audit = count(&f.path, "SELECT count(*) FROM audit_log WHERE action IN ('retention.purge', 'file.purge') AND outcome = 'ok'");
+    let audit = count(
+        &f.path,
+        "SELECT count(*) FROM audit_log WHERE action IN ('retention.purge', 'file.purge') AND outcome = 'ok'",
+    );
     assert_eq!(audit, 3);
     assert!(v.verify_audit(None).await.unwrap().fault.is_none());
 }
 
 async fn upload(f: &Fixture, kind: &str, content: &[u8]) -> String {
-    let req = NewFile { kind: kind.into(), content_type: "text/csv".into(), name: format!("{kind}.csv"), subject: None };
+    let req =
+        NewFile { kind: kind.into(), content_type: "text/csv".into(), name: format!("{kind}.csv"), subject: None };
     let mut up = f.vault.begin_upload(&f.admin, &f.t, req).await.unwrap();
     up.push(content).unwrap();
     f.vault.finish_upload(up).await.unwrap().id.to_string()
@@ -180,7 +192,8 @@ async fn erasure_locks_then_purges_after_the_grace_window_keeping_anonymised_fie
     assert_ne!(tomb, s);
     assert_eq!(Value::Object(kept.fields), json!({"text": "A fine course"}));
     assert!(v.get_subject(&f.admin, &f.t, &tomb).await.is_err(), "a tombstone is not a subject");
-    let others = v.list_records(&f.dpo, &f.t, &coll("reviews"), Some(other), PageRequest::default(), Some(&support)).await;
+    let others =
+        v.list_records(&f.dpo, &f.t, &coll("reviews"), Some(other), PageRequest::default(), Some(&support)).await;
     assert_eq!(others.unwrap().records[0].fields.len(), 3);
     assert_eq!(count(&f.path, &format!("SELECT count(*) FROM subjects WHERE pseudonym = '{s}'")), 0);
     let done = v.get_dsr(&f.dpo, &f.t, &req.row.id).await.unwrap();

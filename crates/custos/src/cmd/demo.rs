@@ -170,8 +170,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
     let exporters = custos_server::export::spawn(vault.clone(), cfg.exporters.clone());
     let _alerts = cfg.alerts.clone().map(|a| custos_server::alerts::spawn(vault.clone(), a, exporters.clone()));
     let running = super::serve::start(vault.clone(), &cfg, exporters)?;
-    let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
-    let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every, cfg.audit_retention);
+    let _jobs = super::serve::spawn_jobs(&vault, &cfg)?;
     let url = super::serve::url(running.addr, true);
     let ca = std::fs::canonicalize(datadir::tls_dir(dir).join("ca.pem"))?;
     let creds = Credentials {

@@ -57,6 +57,23 @@ pub fn start(vault: Arc<Vault>, cfg: &config::Config, exporters: custos_server::
     Ok(running)
 }
 
+/// The background jobs of a serving vault: key rewrap, audit checkpoints and retention,
+/// identity checks, and the privacy jobs (retention purge, erasure notices).
+pub fn spawn_jobs(vault: &Arc<Vault>, cfg: &config::Config) -> Result<Vec<tokio::task::JoinHandle<()>>> {
+    let notice_client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .context("building the notice webhook client")?;
+    let mut jobs = vec![
+        custos_server::jobs::spawn_rewrap(vault.clone()),
+        custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every, cfg.audit_retention),
+        custos_server::jobs::spawn_identity_checks(vault.clone(), cfg.auth.reminder_days),
+    ];
+    jobs.extend(custos_server::jobs::spawn_privacy(vault.clone(), cfg.privacy.every, notice_client));
+    Ok(jobs)
+}
+
 /// The URL clients use for a bound address.
 pub fn url(addr: SocketAddr, tls: bool) -> String {
     let host = if addr.ip().is_loopback() && addr.is_ipv4() { "localhost".to_string() } else { addr.ip().to_string() };
@@ -83,15 +100,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) ->
     let exporters = custos_server::export::spawn(vault.clone(), cfg.exporters.clone());
     let _alerts = cfg.alerts.clone().map(|a| custos_server::alerts::spawn(vault.clone(), a, exporters.clone()));
     let running = start(vault.clone(), &cfg, exporters)?;
-    let _jobs = custos_server::jobs::spawn_rewrap(vault.clone());
-    let _checkpoints = custos_server::jobs::spawn_checkpoints(vault.clone(), cfg.checkpoint_every, cfg.audit_retention);
-    let _identity = custos_server::jobs::spawn_identity_checks(vault.clone(), cfg.auth.reminder_days);
-    let notice_client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .context("building the notice webhook client")?;
-    let _privacy = custos_server::jobs::spawn_privacy(vault.clone(), cfg.privacy.every, notice_client);
+    let _jobs = spawn_jobs(&vault, &cfg)?;
     println!("custos: listening on {}", url(running.addr, !cfg.insecure_http));
     if vault.is_sealed() {
         println!("custos: sealed; unseal with `custos unseal --data-dir {}`", dir.display());

@@ -10,7 +10,12 @@ use tokio::sync::mpsc;
 
 /// A minimal HTTP/1.1 receiver: every POST's signature header and body go to the channel.
 async fn receiver() -> (u16, mpsc::UnboundedReceiver<(String, String)>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    receiver_at(0).await
+}
+
+/// The receiver on a given loopback port (0: any).
+pub(crate) async fn receiver_at(port: u16) -> (u16, mpsc::UnboundedReceiver<(String, String)>) {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -50,7 +55,7 @@ async fn receiver() -> (u16, mpsc::UnboundedReceiver<(String, String)>) {
     (port, rx)
 }
 
-fn verify_signature(secret: &str, header: &str, body: &str) -> bool {
+pub(crate) fn verify_signature(secret: &str, header: &str, body: &str) -> bool {
     let (t, v1) = header.split_once(',').unwrap();
     let t: i64 = t.strip_prefix("t=").unwrap().parse().unwrap();
     custos_server::alerts::signature(secret.as_bytes(), t, body) == format!("t={t},{v1}")

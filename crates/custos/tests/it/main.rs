@@ -14,6 +14,7 @@ mod identity;
 mod isolation;
 mod keys_review;
 mod oidc;
+mod privacy;
 mod records;
 mod reset;
 mod role_matrix;
