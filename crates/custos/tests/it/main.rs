@@ -15,6 +15,7 @@ mod isolation;
 mod keys_review;
 mod oidc;
 mod privacy;
+mod privacy_export;
 mod privacy_locked;
 mod records;
 mod reset;

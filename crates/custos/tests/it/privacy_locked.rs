@@ -24,17 +24,53 @@ fn endpoints(h: &Handles) -> Vec<(&'static str, Method, String, Option<&'static 
     vec![
         ("subject", Method::GET, format!("{t}/subjects/{}", h.sub), None, None),
         ("record", Method::GET, format!("{t}/collections/courses/records/{}", h.rec), Some("support"), None),
-        ("records of subject", Method::GET, format!("{t}/collections/courses/records?subject={}", h.sub), Some("support"), None),
-        ("search", Method::POST, format!("{t}/collections/courses/records/search"), Some("support"), Some(json!({"field": "email", "equals": h.email}))),
-        ("lookup", Method::POST, format!("{t}/subjects/lookup"), None, Some(json!({"kind": "student-number", "value": h.ext}))),
+        (
+            "records of subject",
+            Method::GET,
+            format!("{t}/collections/courses/records?subject={}", h.sub),
+            Some("support"),
+            None,
+        ),
+        (
+            "search",
+            Method::POST,
+            format!("{t}/collections/courses/records/search"),
+            Some("support"),
+            Some(json!({"field": "email", "equals": h.email})),
+        ),
+        (
+            "lookup",
+            Method::POST,
+            format!("{t}/subjects/lookup"),
+            None,
+            Some(json!({"kind": "student-number", "value": h.ext})),
+        ),
         ("export", Method::GET, format!("{t}/subjects/{}/export", h.sub), Some("dsr"), None),
         ("disclosures", Method::GET, format!("{t}/subjects/{}/disclosures", h.sub), None, None),
         ("recipient read", Method::GET, format!("{t}/recipient/subjects/{}", h.sub), None, None),
         ("file meta", Method::GET, format!("{t}/files/{}/meta", h.file), Some("support"), None),
         ("file", Method::GET, format!("{t}/files/{}", h.file), Some("support"), None),
-        ("patch record", Method::PATCH, format!("{t}/collections/courses/records/{}", h.rec), None, Some(json!({"fields": {"grade": 1}}))),
-        ("new record", Method::POST, format!("{t}/collections/courses/records"), None, Some(json!({"subject": h.sub, "fields": {"grade": 1}}))),
-        ("disclose", Method::POST, format!("{t}/subjects/{}/disclosures", h.sub), None, Some(json!({"recipient": "rcp_0000000000000000", "collection": "courses", "fields": ["grade"]}))),
+        (
+            "patch record",
+            Method::PATCH,
+            format!("{t}/collections/courses/records/{}", h.rec),
+            None,
+            Some(json!({"fields": {"grade": 1}})),
+        ),
+        (
+            "new record",
+            Method::POST,
+            format!("{t}/collections/courses/records"),
+            None,
+            Some(json!({"subject": h.sub, "fields": {"grade": 1}})),
+        ),
+        (
+            "disclose",
+            Method::POST,
+            format!("{t}/subjects/{}/disclosures", h.sub),
+            None,
+            Some(json!({"recipient": "rcp_0000000000000000", "collection": "courses", "fields": ["grade"]})),
+        ),
         ("erase", Method::POST, format!("{t}/subjects/{}/erasure", h.sub), None, Some(json!({}))),
     ]
 }
@@ -65,8 +101,13 @@ async fn locked_subjects_answer_like_subjects_that_never_existed() {
 
     // The subject to lock: an external id, a record, a file, a disclosure.
     let r = s
-        .call(Method::POST, "/v1/tenants/demo/subjects", Some(&writer), None,
-            Some(json!({"external_id": {"kind": "student-number", "value": "S-2026-0042"}})))
+        .call(
+            Method::POST,
+            "/v1/tenants/demo/subjects",
+            Some(&writer),
+            None,
+            Some(json!({"external_id": {"kind": "student-number", "value": "S-2026-0042"}})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let sub = r.body["id"].as_str().unwrap().to_owned();
@@ -86,19 +127,31 @@ async fn locked_subjects_answer_like_subjects_that_never_existed() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let file = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let r = s
-        .call(Method::POST, "/v1/tenants/demo/recipients", Some(&admin), None,
-            Some(json!({"name": "Course provider", "webhook_url": "http://127.0.0.1:9/hook"})))
+        .call(
+            Method::POST,
+            "/v1/tenants/demo/recipients",
+            Some(&admin),
+            None,
+            Some(json!({"name": "Course provider", "webhook_url": "http://127.0.0.1:9/hook"})),
+        )
         .await;
     let (rcp, rcp_key) = (r.body["id"].as_str().unwrap().to_owned(), r.body["api_key"].as_str().unwrap().to_owned());
     let r = s
-        .call(Method::POST, &format!("/v1/tenants/demo/subjects/{sub}/disclosures"), Some(&writer), None,
-            Some(json!({"recipient": rcp, "collection": "courses", "fields": ["grade"]})))
+        .call(
+            Method::POST,
+            &format!("/v1/tenants/demo/subjects/{sub}/disclosures"),
+            Some(&writer),
+            None,
+            Some(json!({"recipient": rcp, "collection": "courses", "fields": ["grade"]})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     // Another live subject, so lists are not empty.
     subject_with_record(&s, &writer, "Live Person", "live@skole.example").await;
 
-    let r = s.call(Method::POST, &format!("/v1/tenants/demo/subjects/{sub}/erasure"), Some(&dpo), None, Some(json!({}))).await;
+    let r = s
+        .call(Method::POST, &format!("/v1/tenants/demo/subjects/{sub}/erasure"), Some(&dpo), None, Some(json!({})))
+        .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
 
     let locked = Handles { sub: sub.clone(), rec: rec.clone(), file, email: EMAIL.into(), ext: "S-2026-0042".into() };
@@ -110,13 +163,16 @@ async fn locked_subjects_answer_like_subjects_that_never_existed() {
         ext: "S-1999-0000".into(),
     };
 
-    let mut principals = vec![("admin", admin.clone()), ("recipient", rcp_key.clone()), ("service-writer", writer.clone())];
+    let mut principals =
+        vec![("admin", admin.clone()), ("recipient", rcp_key.clone()), ("service-writer", writer.clone())];
     for role in ["service-reader", "author", "grader", "support", "auditor"] {
         principals.push((role, key(&s, op, role).await));
     }
     let mut checked = 0;
     for (who, token) in &principals {
-        for ((label, m, path, purpose, body), (_, m2, path2, purpose2, body2)) in endpoints(&locked).into_iter().zip(endpoints(&never)) {
+        for ((label, m, path, purpose, body), (_, m2, path2, purpose2, body2)) in
+            endpoints(&locked).into_iter().zip(endpoints(&never))
+        {
             let a = s.call(m, &path, Some(token), purpose, body).await;
             let b = s.call(m2, &path2, Some(token), purpose2, body2).await;
             assert_eq!(observed(&a, &locked), observed(&b, &never), "{who} on {label}: the locked subject shows");
@@ -124,7 +180,9 @@ async fn locked_subjects_answer_like_subjects_that_never_existed() {
             checked += 1;
         }
         // Lists that do not name the subject leave it out.
-        let r = s.call(Method::GET, "/v1/tenants/demo/collections/courses/records", Some(token), Some("support"), None).await;
+        let r = s
+            .call(Method::GET, "/v1/tenants/demo/collections/courses/records", Some(token), Some("support"), None)
+            .await;
         assert!(!r.text.contains(&sub) && !r.text.contains(&rec), "{who}: list shows the locked subject");
         let r = s.call(Method::GET, "/v1/tenants/demo/recipient/disclosures", Some(token), None, None).await;
         assert!(!r.text.contains(&sub), "{who}: recipient list shows the locked subject");
@@ -134,12 +192,27 @@ async fn locked_subjects_answer_like_subjects_that_never_existed() {
     // The DPO still sees it, marked locked.
     let r = s.call(Method::GET, &format!("/v1/tenants/demo/subjects/{sub}"), Some(&dpo), None, None).await;
     assert_eq!((r.status, r.body["state"].as_str()), (StatusCode::OK, Some("locked")));
-    let r = s.call(Method::GET, &format!("/v1/tenants/demo/collections/courses/records/{rec}"), Some(&dpo), Some("support"), None).await;
+    let r = s
+        .call(
+            Method::GET,
+            &format!("/v1/tenants/demo/collections/courses/records/{rec}"),
+            Some(&dpo),
+            Some("support"),
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    let r = s.call(Method::GET, &format!("/v1/tenants/demo/subjects/{sub}/export"), Some(&dpo), Some("dsr"), None).await;
+    let r =
+        s.call(Method::GET, &format!("/v1/tenants/demo/subjects/{sub}/export"), Some(&dpo), Some("dsr"), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = s
-        .call(Method::POST, "/v1/tenants/demo/subjects/lookup", Some(&dpo), None, Some(json!({"kind": "student-number", "value": "S-2026-0042"})))
+        .call(
+            Method::POST,
+            "/v1/tenants/demo/subjects/lookup",
+            Some(&dpo),
+            None,
+            Some(json!({"kind": "student-number", "value": "S-2026-0042"})),
+        )
         .await;
     assert_eq!(r.body["id"].as_str(), Some(sub.as_str()));
 }
