@@ -21,8 +21,8 @@ pub use identity::{
 };
 pub use privacy::{
     Disclosed, DisclosureView, ErasureView, ExportDocument, FileDownload, FileUpload, FileView, NewDisclosure, NewFile,
-    NewRecipient, NoticeOutcome, NoticeView, OutgoingNotice, PrivacyConfig, RecipientCreated, RecipientView,
-    RetentionReport, TenantPrivacy,
+    NewRecipient, NoticeOutcome, NoticeView, OutgoingNotice, PrivacyConfig, PurgeTiming, RecipientCreated,
+    RecipientView, RetentionReport, TenantPrivacy,
 };
 pub use records::{DEFAULT_LIMIT, ListPage, MAX_LIMIT, PageRequest, RecordView};
 pub use seal::{InitOutput, InitParams, Mode, SealStatus};

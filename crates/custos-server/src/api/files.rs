@@ -20,9 +20,9 @@ use utoipa::{IntoParams, ToSchema};
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UploadQuery {
-    /// File kind (decides retention): `transfer` (4 days by default), `attachment`, or
-    /// another configured kind.
-    kind: String,
+    /// File kind (decides retention): `transfer` (4 days by default), `attachment` (the
+    /// default), or another configured kind.
+    kind: Option<String>,
     /// The subject the file belongs to (a pseudonym); its content is sealed under that
     /// subject's key.
     subject: Option<String>,
@@ -82,7 +82,7 @@ fn percent_decode(s: &str) -> Option<String> {
 /// checked against the first bytes); `Custos-File-Name` its name, percent-encoded UTF-8.
 #[utoipa::path(post, path = "/v1/tenants/{code}/files", tag = "files", security(("bearer" = [])),
     params(("code" = String, Path, description = "tenant code"), UploadQuery,
-           ("Custos-File-Name" = String, Header, description = "file name, percent-encoded UTF-8")),
+           ("Custos-File-Name" = Option<String>, Header, description = "file name, percent-encoded UTF-8 (default `upload`)")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = FileOut), (status = 400, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
 pub(crate) async fn upload(
@@ -96,12 +96,16 @@ pub(crate) async fn upload(
     let code = TenantCode::parse(&code)?;
     let subject = q.subject.as_deref().map(Pseudonym::parse).transpose()?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let name = headers
-        .get("custos-file-name")
-        .and_then(|v| v.to_str().ok())
-        .and_then(percent_decode)
-        .ok_or_else(|| Problem::invalid("Custos-File-Name: a file name, percent-encoded UTF-8"))?;
-    let mut up = s.vault.begin_upload(&c, &code, NewFile { kind: q.kind, content_type, name, subject }).await?;
+    let name = match headers.get("custos-file-name") {
+        None => "upload".to_owned(),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(percent_decode)
+            .ok_or_else(|| Problem::invalid("Custos-File-Name: a file name, percent-encoded UTF-8"))?,
+    };
+    let kind = q.kind.unwrap_or_else(|| "attachment".to_owned());
+    let mut up = s.vault.begin_upload(&c, &code, NewFile { kind, content_type, name, subject }).await?;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|_| Problem::invalid("body: the upload was interrupted"))?;

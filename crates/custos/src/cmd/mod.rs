@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod bench;
 pub mod bench_auth;
+pub mod bench_purge;
 pub mod demo;
 pub mod init;
 mod load;

@@ -22,6 +22,19 @@ const MAX_REASON: usize = 2_000;
 /// Records deleted per transaction while purging.
 const PURGE_BATCH: u32 = 500;
 
+/// How long each step of one purge took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeTiming {
+    /// Re-sealing kept fields under the tombstone (grows with the kept content).
+    pub anonymise: std::time::Duration,
+    /// Ledger entry and key destruction: from here the data is unreadable (constant).
+    pub destroy_key: std::time::Duration,
+    /// Deleting records, index entries, files and disclosures (grows with the data).
+    pub delete_data: std::time::Duration,
+    /// Checkpointing the write-ahead log afterwards (once per run).
+    pub compact: std::time::Duration,
+}
+
 /// A recipient's notice as shown on the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoticeView {
@@ -231,8 +244,13 @@ impl Vault {
     /// Purge every erasure whose grace window has ended. Returns how many subjects
     /// were purged.
     pub async fn purge_due_erasures(&self) -> Result<usize, CoreError> {
+        Ok(self.purge_due_erasures_timed().await?.len())
+    }
+
+    /// Purge every erasure whose grace window has ended, timing each purge's steps.
+    pub async fn purge_due_erasures_timed(&self) -> Result<Vec<PurgeTiming>, CoreError> {
         self.keys()?;
-        let mut n = 0;
+        let mut out = Vec::new();
         loop {
             let due = self.store.erasures_due(self.clock.now(), 16).await?;
             if due.is_empty() {
@@ -240,14 +258,17 @@ impl Vault {
             }
             for d in due {
                 let Some(subject) = d.subject.clone() else { continue };
-                self.purge_subject(&d.tenant, &subject, &d.id, d.delete_shared).await?;
-                n += 1;
+                out.push(self.purge_subject(&d.tenant, &subject, &d.id, d.delete_shared).await?);
             }
         }
-        if n > 0 {
+        if !out.is_empty() {
+            let t = std::time::Instant::now();
             self.store.compact().await?;
+            if let Some(last) = out.last_mut() {
+                last.compact = t.elapsed();
+            }
         }
-        Ok(n)
+        Ok(out)
     }
 
     /// Carry out an erasure. Every step can be repeated: a purge interrupted half way
@@ -258,7 +279,9 @@ impl Vault {
         subject: &Pseudonym,
         request: &DsrId,
         delete_shared: bool,
-    ) -> Result<(), CoreError> {
+    ) -> Result<PurgeTiming, CoreError> {
+        let start = std::time::Instant::now();
+        let mut timing = PurgeTiming::default();
         let keys = self.keys()?;
         let mut a = self.audit_system("subject.purge").tenant(code).subject(Some(subject));
         a.set_reason(request.to_string());
@@ -268,6 +291,8 @@ impl Vault {
             if !delete_shared {
                 self.anonymise_subject(&keys, code, subject).await?;
             }
+            timing.anonymise = start.elapsed();
+            let destroy = std::time::Instant::now();
             // 2. The ledger first: from here on the purge holds over any older copy.
             self.ledger()?.append(code, subject, request, self.clock.now()).await?;
             // 3. The key, in one row.
@@ -287,12 +312,15 @@ impl Vault {
             }
             self.apply_audited(ops, &a).await?;
             keys.forget_subject_key(code, subject);
+            timing.destroy_key = destroy.elapsed();
         }
         // 4. The rest of the data, in batches.
+        let delete = std::time::Instant::now();
         if self.store.subject_state(code, subject).await? == Some(SubjectState::Purged) {
             self.delete_purged_subject(code, subject).await?;
         }
-        Ok(())
+        timing.delete_data = delete.elapsed();
+        Ok(timing)
     }
 
     /// Delete the records, files and remaining rows of a subject whose key is gone.

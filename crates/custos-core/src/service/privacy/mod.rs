@@ -12,7 +12,7 @@ mod recipients;
 mod retention;
 mod subjects;
 
-pub use erasure::{ErasureView, NoticeView};
+pub use erasure::{ErasureView, NoticeView, PurgeTiming};
 pub use export::ExportDocument;
 pub use files::{FileDownload, FileUpload, FileView, NewFile};
 pub use notices::{NoticeOutcome, OutgoingNotice};
