@@ -74,10 +74,10 @@ pub async fn run(a: BenchPurgeArgs) -> Result<()> {
                 let fields = json!({"email": format!("p{i}@bench.example"), "answer": "x".repeat(200), "score": i});
                 let fields = fields.as_object().cloned().unwrap_or_default();
                 tasks.spawn(async move { v.create_record(&admin, &t, &coll, Some(s), fields).await.map(|_| ()) });
-                if tasks.len() >= 64 {
-                    if let Some(r) = tasks.join_next().await {
-                        r??;
-                    }
+                if tasks.len() >= 64
+                    && let Some(r) = tasks.join_next().await
+                {
+                    r??;
                 }
             }
             while let Some(r) = tasks.join_next().await {

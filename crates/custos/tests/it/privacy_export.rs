@@ -201,8 +201,7 @@ async fn identifying_fields_purpose_narrowing_and_files() {
     let (st, f) = upload(&s, &writer, &format!("kind=transfer&subject={sub}"), "text/csv", big.clone()).await;
     assert_eq!(st, StatusCode::CREATED, "{f}");
     assert_eq!(f["size"].as_u64(), Some(big.len() as u64));
-    let expires = f["expires_at"].as_str().unwrap().to_owned();
-    assert!(expires > f["created_at"].as_str().unwrap().to_owned(), "transfer files expire");
+    assert!(f["expires_at"].as_str().unwrap() > f["created_at"].as_str().unwrap(), "transfer files expire");
     let id = f["id"].as_str().unwrap();
     let dl = s.http.get(format!("{}/v1/tenants/demo/files/{id}", s.url)).bearer_auth(admin).send().await.unwrap();
     assert_eq!(dl.status(), StatusCode::BAD_REQUEST, "a subject's file needs a purpose");

@@ -19,7 +19,9 @@ struct Handles {
 
 /// Every endpoint that names a subject (or its record, file, email, external id), as
 /// (label, method, path, purpose, body).
-fn endpoints(h: &Handles) -> Vec<(&'static str, Method, String, Option<&'static str>, Option<Value>)> {
+type Endpoint = (&'static str, Method, String, Option<&'static str>, Option<Value>);
+
+fn endpoints(h: &Handles) -> Vec<Endpoint> {
     let t = "/v1/tenants/demo";
     vec![
         ("subject", Method::GET, format!("{t}/subjects/{}", h.sub), None, None),
