@@ -86,6 +86,7 @@ pub async fn run_all(store: Arc<dyn Store>) -> R {
     concurrent_writes_all_land(store.clone()).await?;
     optimistic_update(&*store).await?;
     crate::conformance_identity::run_all(store.clone()).await?;
+    crate::conformance_privacy::run_all(store.clone()).await?;
     Ok(())
 }
 

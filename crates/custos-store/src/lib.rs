@@ -4,6 +4,7 @@
 
 pub mod conformance;
 mod conformance_identity;
+mod conformance_privacy;
 mod sqlite;
 
 pub use sqlite::{SqliteLedger, SqliteOptions, SqliteStore};

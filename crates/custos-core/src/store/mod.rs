@@ -364,7 +364,7 @@ pub trait Store: IdentityStore + PrivacyStore + Send + Sync + std::fmt::Debug {
         tenant: &TenantCode,
         name: &CollectionName,
     ) -> Result<Option<CollectionRow>, StoreError>;
-    /// A subject.
+    /// A subject that has a key (active or locked; purged and tombstone subjects have none).
     async fn get_subject(&self, tenant: &TenantCode, pseudonym: &Pseudonym) -> Result<Option<SubjectRow>, StoreError>;
     /// A record with its fields.
     async fn get_record(

@@ -137,7 +137,8 @@ fn subject_row(r: &Row<'_>) -> rusqlite::Result<SubjectRaw> {
 
 pub(crate) fn subject(c: &Connection, tenant: &TenantCode, p: &Pseudonym) -> Result<Option<SubjectRow>, StoreError> {
     c.prepare_cached(
-        "SELECT pseudonym, key_version, wrapped_key, created_at, state FROM subjects WHERE tenant = ?1 AND pseudonym = ?2",
+        "SELECT pseudonym, key_version, wrapped_key, created_at, state FROM subjects WHERE tenant = ?1 AND pseudonym = ?2 \
+         AND state IN ('active', 'locked')",
     )
     .map_err(backend)?
     .query_row(params![tenant.as_str(), p.as_str()], subject_row)
@@ -154,7 +155,7 @@ pub(crate) fn subjects_below(
     limit: u32,
 ) -> Result<Vec<SubjectRow>, StoreError> {
     let mut st = c
-        .prepare_cached("SELECT pseudonym, key_version, wrapped_key, created_at, state FROM subjects WHERE tenant = ?1 AND key_version < ?2 AND state <> 'tombstone' LIMIT ?3")
+        .prepare_cached("SELECT pseudonym, key_version, wrapped_key, created_at, state FROM subjects WHERE tenant = ?1 AND key_version < ?2 AND state IN ('active', 'locked') LIMIT ?3")
         .map_err(backend)?;
     let rows = st.query_map(params![tenant.as_str(), version, limit], subject_row).map_err(backend)?;
     rows.map(|r| r.map_err(backend).and_then(|raw| subject_parse(tenant, raw))).collect()
