@@ -199,13 +199,17 @@ fn arb_json() -> impl Strategy<Value = Value> {
 fn random_bodies_never_cause_a_server_error() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (s, creds, admin) = rt.block_on(async {
+    let (s, admin, dpo, sub) = rt.block_on(async {
         let (s, creds) = demo(dir.path());
-        let admin = tenant_with_admin(&s, creds["operator_token"].as_str().unwrap(), "bad").await;
+        let op = creds["operator_token"].as_str().unwrap();
+        let admin = tenant_with_admin(&s, op, "bad").await;
         put_people(&s, &admin, "bad").await;
-        (s, creds, admin)
+        let dpo = crate::support::key(&s, op, "bad", "dpo").await;
+        let sub = crate::support::subject(&s, &admin, "bad").await;
+        (s, admin, dpo, sub)
     });
-    let _ = creds;
+    let erase = format!("/v1/tenants/bad/subjects/{sub}/erasure");
+    let disclose = format!("/v1/tenants/bad/subjects/{sub}/disclosures");
     let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases: 96, ..ProptestConfig::default() });
     runner
         .run(&(arb_json(), arb_json()), |(fields, search)| {
@@ -230,8 +234,37 @@ fn random_bodies_never_cause_a_server_error() {
                     (Method::POST, "/v1/tenants/bad/api-keys", json!({"name": search, "role": fields})),
                     (Method::POST, "/v1/tenants/bad/access-review/confirm", fields.clone()),
                     (Method::PUT, "/v1/tenants/bad/oidc", fields.clone()),
+                    (Method::POST, "/v1/tenants/bad/subjects", json!({"external_id": fields})),
+                    (
+                        Method::POST,
+                        "/v1/tenants/bad/subjects",
+                        json!({"external_id": {"kind": search, "value": search}}),
+                    ),
+                    (Method::POST, "/v1/tenants/bad/subjects/lookup", json!({"kind": "student", "value": search})),
+                    (Method::POST, "/v1/tenants/bad/subjects/lookup", fields.clone()),
+                    (Method::POST, "/v1/tenants/bad/recipients", json!({"name": search, "webhook_url": fields})),
+                    (Method::POST, "/v1/tenants/bad/recipients", fields.clone()),
+                    (Method::POST, &disclose, json!({"recipient": search, "collection": "people", "fields": fields})),
+                    (
+                        Method::POST,
+                        "/v1/tenants/bad/collections/people/records",
+                        json!({"subject": sub, "fields": {"email": "a@b.no"}, "purposes": fields}),
+                    ),
+                    (Method::POST, "/v1/tenants/bad/files?kind=transfer", fields.clone()),
                 ] {
                     let r = s.call(m, path, Some(&admin), Some("grading"), Some(body)).await;
+                    assert!(r.status.as_u16() < 500, "{path}: {} {}", r.status, r.text);
+                    if !r.status.is_success() {
+                        assert_eq!(r.content_type, "application/problem+json");
+                    }
+                }
+                for (m, path, body) in [
+                    (Method::PUT, "/v1/tenants/bad/privacy", fields.clone()),
+                    (Method::PUT, "/v1/tenants/bad/privacy", json!({"grace_days": search})),
+                    (Method::POST, erase.as_str(), json!({"reason": search, "delete_shared": fields})),
+                    (Method::POST, erase.as_str(), fields.clone()),
+                ] {
+                    let r = s.call(m, path, Some(&dpo), None, Some(body)).await;
                     assert!(r.status.as_u16() < 500, "{path}: {} {}", r.status, r.text);
                     if !r.status.is_success() {
                         assert_eq!(r.content_type, "application/problem+json");
