@@ -20,10 +20,39 @@ async fn a_key_of_tenant_a_sees_nothing_of_tenant_b() {
     let b_rec =
         record(&s, &b_admin, "tenant-b", Some(&b_sub), json!({"email": b_email, "name": "Bettina Secret", "score": 5}))
             .await;
+    let b_file = s
+        .http
+        .post(format!("{}/v1/tenants/tenant-b/files?subject={b_sub}", s.url))
+        .bearer_auth(&b_admin)
+        .header("content-type", "text/csv")
+        .body("name\nBettina Secret\n")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let a_recipient = s
+        .call(
+            Method::POST,
+            "/v1/tenants/tenant-a/recipients",
+            Some(&a_admin),
+            None,
+            Some(json!({"name": "A's provider", "webhook_url": "https://provider.example/hook"})),
+        )
+        .await
+        .body["api_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let keys = [
         ("admin", a_admin.clone()),
         ("writer", key(&s, &a_admin, "tenant-a", "writer").await),
         ("reader", key(&s, &a_admin, "tenant-a", "reader").await),
+        ("recipient", a_recipient),
     ];
 
     let b = "/v1/tenants/tenant-b";
@@ -50,6 +79,20 @@ async fn a_key_of_tenant_a_sees_nothing_of_tenant_b() {
         ),
         (Method::GET, format!("{b}/audit"), None),
         (Method::GET, format!("{b}/audit?subject={b_sub}"), None),
+        (Method::POST, format!("{b}/subjects/lookup"), Some(json!({"kind": "student-number", "value": "1"}))),
+        (Method::POST, format!("{b}/subjects/{b_sub}/erasure"), Some(json!({}))),
+        (Method::GET, format!("{b}/subjects/{b_sub}/export"), None),
+        (Method::GET, format!("{b}/subjects/{b_sub}/disclosures"), None),
+        (Method::GET, format!("{b}/dsr-requests"), None),
+        (Method::GET, format!("{b}/erasures/dsr_0000000000000001"), None),
+        (Method::GET, format!("{b}/privacy"), None),
+        (Method::GET, format!("{b}/recipients"), None),
+        (Method::GET, format!("{b}/files/{b_file}"), None),
+        (Method::GET, format!("{b}/files/{b_file}/meta"), None),
+        (Method::DELETE, format!("{b}/files/{b_file}"), None),
+        (Method::GET, format!("{b}/recipient/disclosures"), None),
+        (Method::GET, format!("{b}/recipient/subjects/{b_sub}"), None),
+        (Method::GET, format!("{a}/files/{b_file}/meta"), None),
         // B's ids through A's own paths
         (Method::GET, format!("{a}/subjects/{b_sub}"), None),
         (Method::GET, format!("{a}/collections/people/records/{b_rec}"), None),
