@@ -153,6 +153,34 @@ mod tests {
         assert_eq!(later, vec![false, false, false, false, true]);
     }
 
+    fn entry(action: &str, principal: &str, reason: Option<&str>) -> ChainedEntry {
+        use custos_core::audit::{AuditEntry, PrincipalKind};
+        use custos_core::clock::Timestamp;
+        use custos_core::ids::ZoneName;
+        let mut e = AuditEntry::new(
+            Timestamp(1_000),
+            ZoneName::parse("z").unwrap(),
+            PrincipalKind::User,
+            principal.into(),
+            action,
+        );
+        e.reason = reason.map(str::to_owned);
+        ChainedEntry { seq: 1, entry: e, prev_hash: [0; 32], hash: [0; 32] }
+    }
+
+    #[test]
+    fn reidentification_and_overdue_requests_raise_their_rules() {
+        let mut st = State::default();
+        let rules = AlertRules::default();
+        let fired = st.observe(&rules, &entry("subject.reidentify", "usr_1", None));
+        assert_eq!(fired.iter().map(|f| f.rule).collect::<Vec<_>>(), vec!["reidentification"]);
+        let fired = st.observe(&rules, &entry("dsr.overdue", "custos", Some("dsr_0000000000000001")));
+        assert_eq!(fired.len(), 1);
+        assert_eq!((fired[0].rule, fired[0].key.as_str()), ("dsr-overdue", "dsr_0000000000000001"));
+        let off = AlertRules { reidentifications: 0, ..AlertRules::default() };
+        assert!(State::default().observe(&off, &entry("subject.reidentify", "usr_2", None)).is_empty());
+    }
+
     #[test]
     fn slow_events_never_fire() {
         let mut w = Window::default();

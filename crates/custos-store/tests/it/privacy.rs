@@ -201,3 +201,40 @@ async fn erasure_locks_then_purges_after_the_grace_window_keeping_anonymised_fie
     assert_eq!(done.row.subject, None, "the request forgets the subject; the ledger keeps it");
     assert!(v.verify_audit(None).await.unwrap().fault.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gdpr_clock_marks_open_requests_overdue_after_a_month_and_delete_shared_deletes() {
+    let f = fixture().await;
+    let v = &f.vault;
+    put(
+        &f,
+        "reviews",
+        json!({"fields": {"text": {"type": "string", "pii": true, "anonymise_on_erasure": true}}, "purposes": ["support"]}),
+    )
+    .await;
+    // A grace window longer than a month makes the request overdue before its purge.
+    let long = custos_core::service::TenantPrivacy { grace_days: 45 };
+    v.set_tenant_privacy(&f.dpo, &f.t, long).await.unwrap();
+    let s = v.create_subject(&f.admin, &f.t).await.unwrap();
+    let (rid, _) =
+        v.create_record(&f.admin, &f.t, &coll("reviews"), Some(s.clone()), fields(json!({"text": "t"}))).await.unwrap();
+    let req = v.request_erasure(&f.dpo, &f.t, &s, None, true).await.unwrap();
+    assert_eq!(req.row.due_at, req.row.received_at.plus_one_month());
+    f.clock.set(req.row.due_at);
+    assert!(v.overdue_dsrs().await.unwrap().is_empty(), "not overdue on its due date");
+    f.clock.advance_ms(1);
+    let overdue = v.overdue_dsrs().await.unwrap();
+    assert_eq!(overdue.iter().map(|d| &d.id).collect::<Vec<_>>(), vec![&req.row.id]);
+    v.note_overdue_dsr(&overdue[0]).await.unwrap();
+    assert_eq!(count(&f.path, "SELECT count(*) FROM audit_log WHERE action = 'dsr.overdue'"), 1);
+    // After the 45 days: purged, closed, no longer overdue; delete_shared kept nothing.
+    f.clock.set(Timestamp(req.row.received_at.0 + 45 * DAY));
+    assert_eq!(v.run_retention().await.unwrap().subjects, 1);
+    assert!(v.overdue_dsrs().await.unwrap().is_empty());
+    assert_eq!(
+        count(&f.path, &format!("SELECT count(*) FROM records WHERE id = '{rid}'")),
+        0,
+        "delete_shared deletes shared content"
+    );
+    assert_eq!(count(&f.path, "SELECT count(*) FROM subjects WHERE state = 'tombstone'"), 0);
+}
