@@ -130,22 +130,31 @@ impl Vault {
         a: &mut Audit,
     ) -> Result<Pseudonym, CoreError> {
         let ctx = self.ctx(p, code, Action::CreateSubject).await?;
+        let (row, key) = self.new_subject(&ctx).await?;
+        let pseudonym = row.pseudonym.clone();
+        a.set_subject(&pseudonym);
+        self.apply_audited(vec![WriteOp::InsertSubject(row)], a).await?;
+        ctx.keys.put_subject_key(code, &pseudonym, key);
+        Ok(pseudonym)
+    }
+
+    /// A new active subject: a random pseudonym and a fresh key wrapped by the tenant's
+    /// current key (not yet stored).
+    pub(super) async fn new_subject(&self, ctx: &TenantCtx) -> Result<(SubjectRow, SubjectKey), CoreError> {
+        let code = &ctx.tenant.code;
         let tk = self.tenant_keys(&ctx.keys, code, ctx.tenant.key_version).await?;
         let pseudonym = Pseudonym::generate()?;
         let key = SubjectKey::generate()?;
         let wrapped = tk.key.wrap_subject_key(&key, code.as_str(), pseudonym.as_str())?;
         let row = SubjectRow {
             tenant: code.clone(),
-            pseudonym: pseudonym.clone(),
+            pseudonym,
             key_version: tk.key.version(),
             wrapped_key: wrapped.0,
             created_at: self.clock.now(),
             state: SubjectState::Active,
         };
-        a.set_subject(&pseudonym);
-        self.apply_audited(vec![WriteOp::InsertSubject(row)], a).await?;
-        ctx.keys.put_subject_key(code, &pseudonym, key);
-        Ok(pseudonym)
+        Ok((row, key))
     }
 
     /// Check a subject is the caller's to see (404 otherwise).

@@ -20,21 +20,9 @@ async fn a_key_of_tenant_a_sees_nothing_of_tenant_b() {
     let b_rec =
         record(&s, &b_admin, "tenant-b", Some(&b_sub), json!({"email": b_email, "name": "Bettina Secret", "score": 5}))
             .await;
-    let b_file = s
-        .http
-        .post(format!("{}/v1/tenants/tenant-b/files?subject={b_sub}", s.url))
-        .bearer_auth(&b_admin)
-        .header("content-type", "text/csv")
-        .body("name\nBettina Secret\n")
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let path = format!("/v1/tenants/tenant-b/files?subject={b_sub}");
+    let (_, f) = upload(&s, &b_admin, &path, "text/csv", b"name\nBettina Secret\n".to_vec()).await;
+    let b_file = f["id"].as_str().unwrap().to_owned();
     let a_recipient = s
         .call(
             Method::POST,

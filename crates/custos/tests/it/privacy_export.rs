@@ -7,22 +7,7 @@ use crate::privacy::{courses, demo_with_privacy, key};
 use crate::support::*;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
-
-async fn upload(s: &Server, token: &str, query: &str, ctype: &str, body: Vec<u8>) -> (StatusCode, Value) {
-    let r = s
-        .http
-        .post(format!("{}/v1/tenants/demo/files?{query}", s.url))
-        .bearer_auth(token)
-        .header("content-type", ctype)
-        .header("custos-file-name", "results%202026.csv")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_holds_everything_about_the_subject_and_nothing_else() {
@@ -58,7 +43,14 @@ async fn export_holds_everything_about_the_subject_and_nothing_else() {
             values.extend([name, answer]);
         }
         let content = format!("name,score\n{who}-file-row,3\n").into_bytes();
-        let (st, f) = upload(&s, &writer, &format!("kind=attachment&subject={sub}"), "text/csv", content.clone()).await;
+        let (st, f) = upload(
+            &s,
+            &writer,
+            &format!("/v1/tenants/demo/files?kind=attachment&subject={sub}"),
+            "text/csv",
+            content.clone(),
+        )
+        .await;
         assert_eq!(st, StatusCode::CREATED, "{f}");
         let r = s
             .call(
@@ -199,7 +191,9 @@ async fn identifying_fields_purpose_narrowing_and_files() {
     // Files: streamed round trip across many chunks, under the subject's key, larger
     // than the 1 MiB limit of JSON bodies.
     let big: Vec<u8> = (0..400_000u32).flat_map(|i| format!("{i},row\n").into_bytes()).take(1_500_000).collect();
-    let (st, f) = upload(&s, &writer, &format!("kind=transfer&subject={sub}"), "text/csv", big.clone()).await;
+    let (st, f) =
+        upload(&s, &writer, &format!("/v1/tenants/demo/files?kind=transfer&subject={sub}"), "text/csv", big.clone())
+            .await;
     assert_eq!(st, StatusCode::CREATED, "{f}");
     assert_eq!(f["size"].as_u64(), Some(big.len() as u64));
     assert!(f["expires_at"].as_str().unwrap() > f["created_at"].as_str().unwrap(), "transfer files expire");
@@ -224,14 +218,21 @@ async fn identifying_fields_purpose_narrowing_and_files() {
         (r.status, r.body["type"].as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, Some("urn:custos:problem:body-too-large"))
     );
-    let (st, p) = upload(&s, &writer, "kind=transfer", "text/html", b"<p>hi</p>".to_vec()).await;
+    let (st, p) = upload(&s, &writer, "/v1/tenants/demo/files?kind=transfer", "text/html", b"<p>hi</p>".to_vec()).await;
     assert_eq!(
         (st, p["type"].as_str()),
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("urn:custos:problem:unsupported-media-type"))
     );
-    let (st, p) = upload(&s, &writer, "kind=transfer", "application/pdf", b"MZ\x90\x00 not a pdf".to_vec()).await;
+    let (st, p) = upload(
+        &s,
+        &writer,
+        "/v1/tenants/demo/files?kind=transfer",
+        "application/pdf",
+        b"MZ\x90\x00 not a pdf".to_vec(),
+    )
+    .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{p}");
-    let (st, _) = upload(&s, &writer, "kind=nonsense", "text/csv", b"a,b\n".to_vec()).await;
+    let (st, _) = upload(&s, &writer, "/v1/tenants/demo/files?kind=nonsense", "text/csv", b"a,b\n".to_vec()).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     let files: i64 = rusqlite::Connection::open(dir.join("zone.db"))
         .unwrap()

@@ -116,18 +116,10 @@ async fn locked_subjects_answer_like_subjects_that_never_existed() {
     let body = json!({"subject": sub, "fields": {"name": "Locked Person", "email": EMAIL, "review": "ok", "grade": 4}});
     let r = s.call(Method::POST, "/v1/tenants/demo/collections/courses/records", Some(&writer), None, Some(body)).await;
     let rec = r.body["id"].as_str().unwrap().to_owned();
-    let r = s
-        .http
-        .post(format!("{}/v1/tenants/demo/files?kind=attachment&subject={sub}", s.url))
-        .bearer_auth(&writer)
-        .header("content-type", "text/csv")
-        .header("custos-file-name", "roster%20%C3%85se.csv")
-        .body("name,grade\nLocked Person,4\n")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let file = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/tenants/demo/files?kind=attachment&subject={sub}");
+    let (st, f) = upload(&s, &writer, &path, "text/csv", b"name,grade\nLocked Person,4\n".to_vec()).await;
+    assert_eq!(st, StatusCode::CREATED, "{f}");
+    let file = f["id"].as_str().unwrap().to_owned();
     let r = s
         .call(
             Method::POST,

@@ -292,3 +292,19 @@ pub async fn record(s: &Server, key: &str, code: &str, subject: Option<&str>, fi
     assert_eq!(r.status, 201, "{}", r.text);
     r.body["id"].as_str().unwrap().to_owned()
 }
+
+/// Upload a file to `path` (with its query) as `token`: status and JSON answer.
+pub async fn upload(s: &Server, token: &str, path: &str, ctype: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let r = s
+        .http
+        .post(format!("{}{path}", s.url))
+        .bearer_auth(token)
+        .header("content-type", ctype)
+        .header("custos-file-name", "results%202026.csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}

@@ -7,8 +7,7 @@ use super::sees_locked;
 use crate::error::CoreError;
 use crate::ids::{Pseudonym, TenantCode};
 use crate::policy::Action;
-use crate::store::{PrivacyOp, StoreError, SubjectRow, SubjectState, WriteOp};
-use custos_crypto::SubjectKey;
+use crate::store::{PrivacyOp, StoreError, SubjectState, WriteOp};
 
 /// Longest external id value, in bytes.
 const MAX_EXTERNAL_BYTES: usize = 256;
@@ -62,18 +61,8 @@ impl Vault {
                     _ => Err(CoreError::NotFound("subject")),
                 };
             }
-            let tk = self.tenant_keys(&ctx.keys, code, ctx.tenant.key_version).await?;
-            let pseudonym = Pseudonym::generate()?;
-            let key = SubjectKey::generate()?;
-            let wrapped = tk.key.wrap_subject_key(&key, code.as_str(), pseudonym.as_str())?;
-            let row = SubjectRow {
-                tenant: code.clone(),
-                pseudonym: pseudonym.clone(),
-                key_version: tk.key.version(),
-                wrapped_key: wrapped.0,
-                created_at: self.clock.now(),
-                state: SubjectState::Active,
-            };
+            let (row, key) = self.new_subject(&ctx).await?;
+            let pseudonym = row.pseudonym.clone();
             a.set_subject(&pseudonym);
             let ops = vec![
                 WriteOp::InsertSubject(row),
