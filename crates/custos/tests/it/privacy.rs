@@ -30,6 +30,42 @@ pub(crate) fn restart(dir: &Path) -> Server {
     spawn(&["demo", "--data-dir", dir.to_str().unwrap(), "--listen", "127.0.0.1:0"], dir)
 }
 
+/// A demo server with short privacy timings, the `courses` collection, and keys for
+/// the demo admin, a DPO and a service writer.
+pub(crate) struct Setup {
+    pub _tmp: tempfile::TempDir,
+    pub dir: std::path::PathBuf,
+    pub s: Server,
+    pub op: String,
+    pub admin: String,
+    pub dpo: String,
+    pub writer: String,
+}
+
+pub(crate) async fn setup(grace: &str) -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    let (s, creds) = demo_with_privacy(&dir, grace);
+    let op = creds["operator_token"].as_str().unwrap().to_owned();
+    let admin = creds["api_key"].as_str().unwrap().to_owned();
+    let dpo = key(&s, &op, "dpo").await;
+    let writer = key(&s, &op, "service-writer").await;
+    courses(&s, &admin).await;
+    Setup { _tmp: tmp, dir, s, op, admin, dpo, writer }
+}
+
+/// A record of `courses` read as `token` for support.
+async fn read_course(s: &Server, rec: &str, token: &str) -> Resp {
+    s.call(
+        Method::GET,
+        &format!("/v1/tenants/demo/collections/courses/records/{rec}"),
+        Some(token),
+        Some("support"),
+        None,
+    )
+    .await
+}
+
 /// An API key of `role` in the demo tenant, made by the operator.
 pub(crate) async fn key(s: &Server, op: &str, role: &str) -> String {
     let r = s
@@ -123,14 +159,8 @@ fn owners_of(dir: &Path, needle: &[u8]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erasure_notifies_recipients_purges_and_a_restored_copy_stays_shredded() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let (s, creds) = demo_with_privacy(&dir, "12s");
-    let op = creds["operator_token"].as_str().unwrap();
-    let admin = creds["api_key"].as_str().unwrap();
-    let dpo = key(&s, op, "dpo").await;
-    let writer = key(&s, op, "service-writer").await;
-    courses(&s, admin).await;
+    let Setup { _tmp, dir, s, admin, dpo, writer, .. } = setup("12s").await;
+    let admin = admin.as_str();
     let (a, rec_a) = subject_with_record(&s, &writer, NAME, EMAIL).await;
     let (b, rec_b) = subject_with_record(&s, &writer, "Other Person", "other@skole.example").await;
 
@@ -231,7 +261,7 @@ async fn erasure_notifies_recipients_purges_and_a_restored_copy_stays_shredded()
     assert!(erasure(&s, &req, &dpo).await.body["recipients"][0]["acknowledged_at"].is_string());
 
     // A copy of the database taken before the purge.
-    let copy = tmp.path().join("before-purge.db");
+    let copy = dir.with_extension("before-purge.db");
     rusqlite::Connection::open(dir.join("zone.db"))
         .unwrap()
         .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
@@ -259,15 +289,7 @@ async fn erasure_notifies_recipients_purges_and_a_restored_copy_stays_shredded()
     assert_eq!(r.body["fields"], json!({"review": REVIEW}));
     let tomb = r.body["subject"].as_str().unwrap().to_owned();
     assert_ne!(tomb, a);
-    let r = s
-        .call(
-            Method::GET,
-            &format!("/v1/tenants/demo/collections/courses/records/{rec_b}"),
-            Some(&dpo),
-            Some("support"),
-            None,
-        )
-        .await;
+    let r = read_course(&s, &rec_b, &dpo).await;
     assert_eq!(r.body["fields"]["name"], "Other Person", "B is untouched");
     drop(s);
 
@@ -324,15 +346,7 @@ async fn erasure_notifies_recipients_purges_and_a_restored_copy_stays_shredded()
             .await;
         assert_eq!(r.body["records"], json!([]), "{}", r.text);
     }
-    let r = s
-        .call(
-            Method::GET,
-            &format!("/v1/tenants/demo/collections/courses/records/{rec_b}"),
-            Some(&dpo),
-            Some("support"),
-            None,
-        )
-        .await;
+    let r = read_course(&s, &rec_b, &dpo).await;
     assert_eq!(r.body["fields"]["email"], "other@skole.example", "other subjects still read");
     let gone: i64 = rusqlite::Connection::open(dir.join("zone.db"))
         .unwrap()

@@ -3,7 +3,7 @@
 //! purpose narrowing per record, and files: streamed upload and download, the size
 //! limit, and the content-type allow-list checked against the content.
 
-use crate::privacy::{courses, demo_with_privacy, key};
+use crate::privacy::{Setup, setup};
 use crate::support::*;
 use base64::Engine;
 use reqwest::{Method, StatusCode};
@@ -11,14 +11,8 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_holds_everything_about_the_subject_and_nothing_else() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let (s, creds) = demo_with_privacy(&dir, "1d");
-    let op = creds["operator_token"].as_str().unwrap();
-    let admin = creds["api_key"].as_str().unwrap();
-    let dpo = key(&s, op, "dpo").await;
-    let writer = key(&s, op, "service-writer").await;
-    courses(&s, admin).await;
+    let Setup { _tmp, s, admin, dpo, writer, .. } = setup("1d").await;
+    let admin = admin.as_str();
     let schema = json!({"fields": {"answer": {"type": "string", "pii": true}, "score": {"type": "number"}}, "purposes": ["grading", "dsr"]});
     s.call(Method::PUT, "/v1/tenants/demo/collections/answers", Some(admin), None, Some(schema)).await;
 
@@ -142,14 +136,8 @@ async fn export_holds_everything_about_the_subject_and_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identifying_fields_purpose_narrowing_and_files() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let (s, creds) = demo_with_privacy(&dir, "1d");
-    let op = creds["operator_token"].as_str().unwrap();
-    let admin = creds["api_key"].as_str().unwrap();
-    let dpo = key(&s, op, "dpo").await;
-    let writer = key(&s, op, "service-writer").await;
-    courses(&s, admin).await;
+    let Setup { _tmp, dir, s, admin, dpo, writer, .. } = setup("1d").await;
+    let admin = admin.as_str();
     let r = s.call(Method::POST, "/v1/tenants/demo/subjects", Some(&writer), None, Some(json!({}))).await;
     let sub = r.body["id"].as_str().unwrap().to_owned();
     let body = json!({"subject": sub, "fields": {"name": "Nora Identifiable", "email": "nora@skole.example", "grade": 3}, "purposes": ["grading"]});

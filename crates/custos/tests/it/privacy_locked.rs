@@ -3,7 +3,7 @@
 //! and each other principal, asking about the locked subject gets exactly the answer
 //! asking about a subject that never existed gets, and lists leave it out.
 
-use crate::privacy::{EMAIL, courses, demo_with_privacy, key, subject_with_record};
+use crate::privacy::{EMAIL, Setup, key, setup, subject_with_record};
 use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -92,14 +92,8 @@ fn unused_hex(n: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn locked_subjects_answer_like_subjects_that_never_existed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    let (s, creds) = demo_with_privacy(&dir, "1d");
-    let op = creds["operator_token"].as_str().unwrap();
-    let admin = creds["api_key"].as_str().unwrap().to_owned();
-    let dpo = key(&s, op, "dpo").await;
-    let writer = key(&s, op, "service-writer").await;
-    courses(&s, &admin).await;
+    let Setup { _tmp, s, op, admin, dpo, writer, .. } = setup("1d").await;
+    let op = op.as_str();
 
     // The subject to lock: an external id, a record, a file, a disclosure.
     let r = s
