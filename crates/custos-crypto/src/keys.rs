@@ -62,6 +62,12 @@ impl RootKey {
         Ok(Self { bytes, wrap })
     }
 
+    /// A second copy in memory, for a scratch vault that must open the same data (a
+    /// restore drill); zeroized on drop like the first.
+    pub fn duplicate(&self) -> Result<Self, CryptoError> {
+        Self::from_secret(Secret::new(*self.bytes.expose()))
+    }
+
     pub(crate) fn bytes(&self) -> &KeyBytes {
         &self.bytes
     }

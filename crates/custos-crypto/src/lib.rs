@@ -9,6 +9,7 @@
 mod aad;
 mod aead;
 mod blind;
+mod digest;
 mod error;
 mod identity;
 mod keys;
@@ -23,6 +24,7 @@ mod totp;
 pub use aad::{FieldAad, KeyScope, SubjectKeyAad, TenantKeyAad};
 pub use aead::Sealed;
 pub use blind::{BlindIndex, BlindIndexKey};
+pub use digest::Sha256Stream;
 pub use error::CryptoError;
 pub use identity::IdentityKeys;
 pub use keys::{DataKey, KEY_LEN, RootKey, SubjectKey, TenantKey, WrappedKey};

@@ -7,4 +7,4 @@ mod conformance_identity;
 mod conformance_privacy;
 mod sqlite;
 
-pub use sqlite::{SqliteLedger, SqliteOptions, SqliteStore};
+pub use sqlite::{SqliteLedger, SqliteOptions, SqliteStore, load_snapshot};

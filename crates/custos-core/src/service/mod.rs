@@ -4,6 +4,7 @@
 mod audit;
 mod audit_trail;
 mod auth;
+mod backup;
 mod collections;
 mod identity;
 mod privacy;
@@ -14,6 +15,7 @@ mod tenants;
 
 pub use audit::Caller;
 pub use audit_trail::{AuditFault, AuditPage, AuditReport};
+pub use backup::{BackupEvent, BackupStatus, META_RESTORED_SIGNER};
 pub use identity::{
     AccessReview, ApiKeyCreated, ApiKeyView, ConfirmReview, DEFAULT_KEY_DAYS, ExpiringKey, IdentityConfig,
     LoginRequest, MfaConfirmed, NewApiKey, NewUser, OidcSettings, OidcStart, OutgoingMail, PrincipalReview,

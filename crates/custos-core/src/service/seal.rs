@@ -9,10 +9,10 @@ use crate::keyring::{Keyring, lock, write};
 use crate::store::{OperatorRow, WriteOp};
 use custos_crypto::{InitId, RootKey, Secret, Share, combine_shares, new_token, split_root_key};
 
-const META_INIT_ID: &str = "init_id";
+pub(super) const META_INIT_ID: &str = "init_id";
 const META_THRESHOLD: &str = "threshold";
 const META_SHARES: &str = "shares";
-const META_CHECK: &str = "root_check";
+pub(super) const META_CHECK: &str = "root_check";
 const META_MODE: &str = "mode";
 
 /// Production, or development (one share kept on disk for auto-unseal).
@@ -177,6 +177,15 @@ impl Vault {
         };
         match result {
             Ok(root) => {
+                // A restored copy opens only under the key that signed its backup.
+                if let Some(signer) = self.store.get_meta(super::backup::META_RESTORED_SIGNER).await? {
+                    let pk = custos_crypto::AuditSigningKey::derive(&root)?.public_key();
+                    if signer != pk {
+                        return Err(CoreError::Unseal(
+                            "this data was restored from a backup signed by another vault's key".into(),
+                        ));
+                    }
+                }
                 *write(&self.keyring) = Some(std::sync::Arc::new(Keyring::new(root, self.zone.clone())));
                 self.rewrap_wanted.notify_one();
                 if let Err(e) = self.publish_audit_key().await {

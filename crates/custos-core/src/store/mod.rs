@@ -13,6 +13,7 @@ use custos_crypto::{Sealed, TokenHash};
 
 mod identity;
 mod privacy;
+mod snapshot;
 pub use identity::{
     AccessReviewRow, IdentityOp, IdentityStore, OidcConfigRow, OidcPendingRow, ResetTokenRow, RoleRow, SessionRow,
     ThrottlePolicy, ThrottleState, TokenPurpose, UserRow,
@@ -20,6 +21,9 @@ pub use identity::{
 pub use privacy::{
     AnonymisedRecord, DisclosureRow, DsrEvent, DsrKind, DsrRow, DsrState, ErasureLedger, FileRow, LedgerEntry,
     NoticeRow, PrivacyOp, PrivacyStore, RecipientRow, SubjectState, Visibility,
+};
+pub use snapshot::{
+    Column, ColumnType, LogicalSnapshot, SnapshotInfo, SnapshotSink, SnapshotSource, TableHeader, Value,
 };
 
 /// Storage errors. `Conflict` and `NotFound` are outcomes of preconditions in a write set.
@@ -343,7 +347,7 @@ pub enum WriteOp {
 
 /// A storage backend for one zone.
 #[async_trait]
-pub trait Store: IdentityStore + PrivacyStore + Send + Sync + std::fmt::Debug {
+pub trait Store: IdentityStore + PrivacyStore + LogicalSnapshot + Send + Sync + std::fmt::Debug {
     /// Apply a set of operations atomically and durably; returns once committed.
     async fn apply(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
     /// A `sys` metadata value.

@@ -12,6 +12,7 @@ mod privacy;
 mod privacy_apply;
 mod privacy_read;
 mod read;
+mod snapshot;
 mod writer;
 
 use async_trait::async_trait;
@@ -24,6 +25,7 @@ use custos_core::store::{
 use custos_crypto::TokenHash;
 pub use ledger::SqliteLedger;
 use rusqlite::Connection;
+pub use snapshot::load_snapshot;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -133,6 +135,19 @@ fn with_pooled<T>(
         pool.push(conn);
     }
     out
+}
+
+impl custos_core::store::LogicalSnapshot for SqliteStore {
+    fn snapshot(
+        &self,
+        sink: &mut dyn custos_core::store::SnapshotSink,
+    ) -> Result<custos_core::store::SnapshotInfo, StoreError> {
+        snapshot::snapshot(&self.path, sink)
+    }
+
+    fn take_longest_commit(&self) -> std::time::Duration {
+        self.writer.take_longest()
+    }
 }
 
 #[async_trait]

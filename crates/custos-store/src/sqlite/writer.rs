@@ -6,6 +6,9 @@
 use super::{apply, backend};
 use custos_core::store::{StoreError, WriteOp};
 use rusqlite::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 struct Job {
@@ -16,16 +19,20 @@ struct Job {
 /// Handle to the writer thread; dropping it stops the thread after the queue drains.
 pub(crate) struct Writer {
     tx: mpsc::Sender<Job>,
+    /// Longest group commit since last taken, in microseconds.
+    longest: Arc<AtomicU64>,
 }
 
 impl Writer {
     pub(crate) fn start(conn: Connection, max_batch: usize) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>(8192);
+        let longest = Arc::new(AtomicU64::new(0));
+        let l = longest.clone();
         std::thread::Builder::new()
             .name("custos-sqlite-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1)))
+            .spawn(move || run(conn, rx, max_batch.max(1), &l))
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
-        Ok(Self { tx })
+        Ok(Self { tx, longest })
     }
 
     /// Queue a write set and wait until its batch is durable.
@@ -34,9 +41,14 @@ impl Writer {
         self.tx.send(Job { ops, reply }).await.map_err(|_| StoreError::Backend("writer stopped".into()))?;
         rx.await.map_err(|_| StoreError::Backend("writer dropped the request".into()))?
     }
+
+    /// The longest group commit since the last call.
+    pub(crate) fn take_longest(&self) -> Duration {
+        Duration::from_micros(self.longest.swap(0, Ordering::Relaxed))
+    }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, longest: &AtomicU64) {
     let mut jobs = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -46,7 +58,9 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
                 Err(_) => break,
             }
         }
+        let start = Instant::now();
         let results = commit_batch(&conn, &jobs);
+        longest.fetch_max(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX), Ordering::Relaxed);
         for (job, result) in jobs.drain(..).zip(results) {
             // A caller that went away (client disconnected) no longer needs the answer.
             let _ = job.reply.send(result);

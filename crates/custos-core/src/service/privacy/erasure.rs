@@ -282,14 +282,15 @@ impl Vault {
     ) -> Result<PurgeTiming, CoreError> {
         let start = std::time::Instant::now();
         let mut timing = PurgeTiming::default();
-        let keys = self.keys()?;
+        // Deleting everything needs no key (a restore re-applies erasures while sealed).
+        let keys = if delete_shared { self.keys().ok() } else { Some(self.keys()?) };
         let mut a = self.audit_system("subject.purge").tenant(code).subject(Some(subject));
         a.set_reason(request.to_string());
         let state = self.store.subject_state(code, subject).await?;
         if matches!(state, Some(SubjectState::Active | SubjectState::Locked)) {
             // 1. Kept content moves to a tombstone, re-sealed under the tenant key.
-            if !delete_shared {
-                self.anonymise_subject(&keys, code, subject).await?;
+            if let Some(keys) = keys.as_ref().filter(|_| !delete_shared) {
+                self.anonymise_subject(keys, code, subject).await?;
             }
             timing.anonymise = start.elapsed();
             let destroy = std::time::Instant::now();
@@ -311,7 +312,9 @@ impl Vault {
                 }));
             }
             self.apply_audited(ops, &a).await?;
-            keys.forget_subject_key(code, subject);
+            if let Some(keys) = &keys {
+                keys.forget_subject_key(code, subject);
+            }
             timing.destroy_key = destroy.elapsed();
         }
         // 4. The rest of the data, in batches.
@@ -439,6 +442,11 @@ impl Vault {
     /// Re-apply the erasure ledger: every subject it lists that is present in the store
     /// (an older copy of the data was put back) is purged again. Runs at unseal.
     pub async fn reapply_ledger(&self) -> Result<usize, CoreError> {
+        self.reapply_ledger_with(false).await
+    }
+
+    /// The ledger re-applied; `offline` (no keys) deletes everything, kept content too.
+    pub(crate) async fn reapply_ledger_with(&self, offline: bool) -> Result<usize, CoreError> {
         let Some(ledger) = crate::keyring::read(&self.ledger).clone() else { return Ok(0) };
         let mut n = 0;
         let mut after = 0;
@@ -450,7 +458,7 @@ impl Vault {
                 if self.store.subject_state(&e.tenant, &e.pseudonym).await?.is_some() {
                     tracing::warn!(tenant = %e.tenant, request = %e.request, "re-applying an erasure from the ledger");
                     // The request's choice, if the copy has it; otherwise delete everything.
-                    let delete_shared = self.store.dsr(&e.request).await?.is_none_or(|d| d.delete_shared);
+                    let delete_shared = offline || self.store.dsr(&e.request).await?.is_none_or(|d| d.delete_shared);
                     self.purge_subject(&e.tenant, &e.pseudonym, &e.request, delete_shared).await?;
                     n += 1;
                 }

@@ -119,7 +119,8 @@ impl Vault {
         *write(&self.ledger) = Some(ledger);
     }
 
-    pub(crate) fn ledger(&self) -> Result<Arc<dyn ErasureLedger>, CoreError> {
+    /// The erasure ledger (a restore or drill re-applies it to its copy).
+    pub fn ledger(&self) -> Result<Arc<dyn ErasureLedger>, CoreError> {
         read(&self.ledger).clone().ok_or(CoreError::State("no erasure ledger is configured"))
     }
 
