@@ -5,6 +5,7 @@
 
 pub mod alerts;
 mod api;
+pub mod backups;
 mod console;
 pub mod export;
 mod extract;

@@ -16,4 +16,6 @@ pub struct AppState {
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// HTTP client for OpenID Connect providers.
     pub oidc: crate::oidc::OidcClient,
+    /// The zone's backup settings.
+    pub backups: Arc<crate::backups::BackupSettings>,
 }

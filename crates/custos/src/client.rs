@@ -9,8 +9,12 @@ use std::time::Duration;
 
 /// A client trusting `ca` (PEM), or plain HTTP when `ca` is `None`.
 pub fn https_client(ca: Option<&Path>, pool_size: usize) -> Result<reqwest::Client> {
-    let builder =
-        reqwest::Client::builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(pool_size).http1_only();
+    https_client_waiting(ca, pool_size, Duration::from_secs(30))
+}
+
+/// The same, waiting up to `timeout` for an answer (long operations such as backups).
+pub fn https_client_waiting(ca: Option<&Path>, pool_size: usize, timeout: Duration) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder().timeout(timeout).pool_max_idle_per_host(pool_size).http1_only();
     let builder = match ca {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();

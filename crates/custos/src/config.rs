@@ -33,6 +33,9 @@ pub struct RawConfig {
     /// Erasure, retention and files (defaults when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub privacy: Option<crate::config_privacy::RawPrivacy>,
+    /// Backups, retention and restore drills (on request only when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<crate::config_backup::RawBackup>,
 }
 
 /// `[audit]`
@@ -232,6 +235,8 @@ pub struct Config {
     pub auth: crate::config_auth::AuthConfig,
     /// Erasure, retention and files.
     pub privacy: crate::config_privacy::Privacy,
+    /// Backups.
+    pub backup: std::sync::Arc<custos_server::backups::BackupSettings>,
 }
 
 impl RawConfig {
@@ -252,6 +257,7 @@ impl RawConfig {
             auth: Default::default(),
             smtp: None,
             privacy: None,
+            backup: None,
         }
     }
 
@@ -359,6 +365,7 @@ fn check(
             p.ledger = resolve(dir, &p.ledger);
             p
         },
+        backup: std::sync::Arc::new(crate::config_backup::check(dir, &raw.backup.clone().unwrap_or_default())?),
     })
 }
 

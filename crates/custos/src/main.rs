@@ -1,5 +1,5 @@
-//! The `custos` command: initialise a data directory, unseal, serve, run the demo,
-//! check the configuration, print the OpenAPI document, and benchmark a server.
+//! The `custos` command: initialise a data directory, unseal, serve, run the demo, back up,
+//! restore and drill, check the configuration, print the OpenAPI document, and benchmark.
 #![forbid(unsafe_code)]
 // A binary: every item is crate-internal, so `pub` here means "used by other modules".
 #![allow(unreachable_pub)]
@@ -8,6 +8,7 @@ mod client;
 mod cmd;
 mod config;
 mod config_auth;
+mod config_backup;
 mod config_privacy;
 mod datadir;
 
@@ -72,6 +73,58 @@ enum Command {
         /// Listen address.
         #[arg(long)]
         listen: Option<SocketAddr>,
+    },
+    /// Ask the running server for an encrypted backup of its zone now (operator token in
+    /// CUSTOS_TOKEN); prints the backup's id and location.
+    Backup {
+        /// Data directory of the server (for its address and CA certificate).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Zone (default: the served zone).
+        #[arg(long)]
+        zone: Option<String>,
+        /// Target instead of the configured one: a directory or s3://bucket[/prefix].
+        #[arg(long)]
+        to: Option<String>,
+        /// An age recipient (age1…) in addition to the configured ones; repeatable.
+        #[arg(long = "recipient")]
+        recipients: Vec<String>,
+        /// Take a snapshot (shorter retention) instead of a full backup.
+        #[arg(long)]
+        snapshot: bool,
+    },
+    /// Restore a backup into a new data directory: verify, decrypt, load, re-apply the
+    /// erasure ledger, verify the audit trail. Exit code 0 only when all of it held.
+    Restore {
+        /// The backup: <id>.manifest.json or <id>.age (its sibling beside it), or
+        /// s3://bucket[/prefix]/<zone>/<id>.
+        #[arg(long)]
+        from: String,
+        /// An age identity file whose key the backup is encrypted to.
+        #[arg(long)]
+        identity: PathBuf,
+        /// The new data directory (absent or empty, or prepared with only a custos.toml).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The zone's erasure ledger (default: the one a prepared custos.toml names).
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+        /// The server's signing key (hex, /v1/sys/audit/public-key) the manifest must carry.
+        #[arg(long)]
+        public_key: Option<String>,
+        /// Listen address written to a new configuration.
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+    },
+    /// Ask the running server to restore its newest backup into scratch space, verify it,
+    /// decrypt a sample and record the result (operator token in CUSTOS_TOKEN).
+    RestoreDrill {
+        /// Data directory of the server.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// An age identity file that opens the backups (default: backup.drill_identity).
+        #[arg(long)]
+        identity: Option<PathBuf>,
     },
     /// The audit trail.
     Audit {
@@ -156,6 +209,21 @@ fn main() -> ExitCode {
             Command::Audit { action: AuditAction::Verify { data_dir, public_key, json } } => {
                 cmd::audit::verify(&data_dir, public_key, json).await
             }
+            Command::Backup { data_dir, zone, to, recipients, snapshot } => {
+                cmd::backup::backup(&data_dir, zone, to, recipients, snapshot).await
+            }
+            Command::Restore { from, identity, data_dir, ledger, public_key, listen } => {
+                cmd::backup::restore_cmd(cmd::backup::RestoreArgs {
+                    from,
+                    identity,
+                    data_dir,
+                    ledger,
+                    public_key,
+                    listen,
+                })
+                .await
+            }
+            Command::RestoreDrill { data_dir, identity } => cmd::backup::drill(&data_dir, identity).await,
             Command::Openapi => cmd::print_openapi(),
             Command::Bench(args) => cmd::bench::run(args).await,
             Command::BenchAuth(args) => cmd::bench_auth::run(args).await,

@@ -53,6 +53,17 @@ fn meta_key(kind: &str, ok: bool) -> String {
 }
 
 impl Vault {
+    /// Allow a backup, drill or backup listing for operators only; the request (allowed
+    /// or refused) is audited as `action`, before anything is done. Sealed: refused.
+    pub async fn authorize_backup(&self, c: &super::Caller, action: &str) -> Result<(), CoreError> {
+        let a = self.audit(c, action);
+        let r = c.principal.require_operator().and_then(|()| self.keys().map(|_| ()));
+        match r {
+            Ok(()) => Ok(self.apply_audited(Vec::new(), &a).await?),
+            Err(e) => self.settle(a, Err(e)).await,
+        }
+    }
+
     /// Sign `msg` with the server's key (the audit checkpoint key); returns the
     /// signature and the public key. Sealed: refused.
     pub fn sign_as_server(&self, msg: &[u8]) -> Result<([u8; 64], [u8; 32]), CoreError> {

@@ -3,6 +3,7 @@
 
 pub(crate) mod audit;
 mod auth;
+mod backups;
 mod collections;
 mod files;
 mod keys;
@@ -60,6 +61,8 @@ fn parts(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .routes(routes!(sys::metrics))
         .routes(routes!(sys::unseal))
         .routes(routes!(sys::seal))
+        .routes(routes!(backups::create_backup, backups::list_backups))
+        .routes(routes!(backups::restore_drill))
         .routes(routes!(audit::public_key))
         .routes(routes!(audit::verify))
         .routes(routes!(audit::sys_audit))

@@ -30,6 +30,8 @@ pub(crate) struct Health {
     access_reviews_overdue: usize,
     /// Data-subject requests open past their one-month due date.
     dsr_overdue: usize,
+    /// Latest backups and restore drills.
+    backups: Option<super::backups::BackupHealth>,
 }
 
 /// Audit trail health.
@@ -106,6 +108,7 @@ pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
         audit: AuditHealth { head, exporters },
         access_reviews_overdue: s.vault.overdue_access_reviews().await.map(|v| v.len()).unwrap_or(0),
         dsr_overdue: s.vault.overdue_dsrs().await.map(|v| v.len()).unwrap_or(0),
+        backups: super::backups::backup_health(&s).await,
     })
 }
 

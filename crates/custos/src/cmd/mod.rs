@@ -2,6 +2,7 @@
 //! the vault service; none touches the store behind the service's back.
 
 pub mod audit;
+pub mod backup;
 pub mod bench;
 pub mod bench_auth;
 pub mod bench_purge;
@@ -64,6 +65,7 @@ pub fn print_openapi() -> Result<()> {
             exporters: Default::default(),
             mailer: None,
             oidc: custos_server::oidc::OidcClient::new(None)?,
+            backups: Arc::new(custos_server::backups::BackupSettings::on_request(String::new(), dir.clone())),
         })
     );
     for ext in ["db", "db-wal", "db-shm"] {

@@ -46,7 +46,8 @@ pub fn start(vault: Arc<Vault>, cfg: &config::Config, exporters: custos_server::
         .transpose()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let oidc = custos_server::oidc::OidcClient::new(cfg.auth.oidc_ca.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state = AppState { vault: vault.clone(), tls: tls.is_some(), exporters, mailer, oidc };
+    let state =
+        AppState { vault: vault.clone(), tls: tls.is_some(), exporters, mailer, oidc, backups: cfg.backup.clone() };
     let app = custos_server::router(state, cfg.max_body_bytes);
     let running = custos_server::start(app, ListenOptions { addr: cfg.listen, tls: tls.clone() })?;
     if !cfg.auth.public_url_set {
@@ -71,6 +72,7 @@ pub fn spawn_jobs(vault: &Arc<Vault>, cfg: &config::Config) -> Result<Vec<tokio:
         custos_server::jobs::spawn_identity_checks(vault.clone(), cfg.auth.reminder_days),
     ];
     jobs.extend(custos_server::jobs::spawn_privacy(vault.clone(), cfg.privacy.every, notice_client));
+    jobs.extend(custos_server::backups::spawn(vault.clone(), cfg.backup.clone(), std::time::Duration::from_secs(30)));
     Ok(jobs)
 }
 

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod audit;
+mod backup;
 mod bad_input;
 mod cli;
 mod crash;
