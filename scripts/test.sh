@@ -4,7 +4,9 @@
 # start, cmake and Go for the FIPS build, rsyslog with its OpenSSL driver as the syslog
 # receiver of the audit export tests, oathtool for TOTP interoperability, Node.js with
 # the oidc-provider package as the OpenID Connect provider, Python's aiosmtpd as the
-# SMTP server), then: format, lints, the FIPS build, and every test of the workspace.
+# SMTP server, the age tool to open backups with, Python's moto server as the
+# S3-compatible backup target), then: format, lints, the FIPS build, and every test of
+# the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,7 @@ ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1 || missing+=(rsyslog-openssl
 need oathtool || missing+=(oathtool)
 need node || missing+=(nodejs)
 need npm || missing+=(npm)
+need age || missing+=(age)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && need apt-get; then
     echo "installing: ${missing[*]}"
@@ -31,6 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check 'aiosmtpd==1.4.6'
+need moto_server || python3 -m pip install -q --disable-pip-version-check 'moto[server]==5.2.5'
 # The provider's exact versions are pinned by its package-lock.json.
 (cd tests/oidc-provider && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -37,12 +37,25 @@ impl Target {
     /// Open a target: `s3://bucket[/prefix]` (credentials, region and endpoint from the
     /// standard `AWS_*` environment variables) or a directory path (created if missing).
     pub fn open(spec: &str, zone: &str) -> Result<Self, BackupError> {
+        Self::open_with(spec, zone, &[])
+    }
+
+    /// The same, with S3 settings (`aws_endpoint`, `aws_region`, `aws_access_key_id`,
+    /// `aws_secret_access_key`, `aws_allow_http`, …) given here over the environment's.
+    pub fn open_with(spec: &str, zone: &str, s3: &[(&str, &str)]) -> Result<Self, BackupError> {
         if let Some(rest) = spec.strip_prefix("s3://") {
             let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
             if bucket.is_empty() {
                 return Err(BackupError::Invalid("an s3:// target needs a bucket name".into()));
             }
-            let store = object_store::aws::AmazonS3Builder::from_env()
+            let mut builder = object_store::aws::AmazonS3Builder::from_env();
+            for (k, v) in s3 {
+                let key = k
+                    .parse::<object_store::aws::AmazonS3ConfigKey>()
+                    .map_err(|_| BackupError::Invalid(format!("unknown S3 setting {k}")))?;
+                builder = builder.with_config(key, *v);
+            }
+            let store = builder
                 .with_bucket_name(bucket)
                 .build()
                 .map_err(|e| BackupError::Invalid(format!("S3 target: {e}")))?;

@@ -11,4 +11,5 @@ mod drill;
 mod load;
 mod retention;
 mod roundtrip;
+mod s3;
 mod tamper;
