@@ -84,3 +84,10 @@ impl Identities {
         self.0.iter().map(|i| i.as_ref() as &dyn age::Identity)
     }
 }
+
+/// A new age key pair: the identity (secret) and its recipient (public).
+pub fn generate() -> (Secret<String>, String) {
+    use age::secrecy::ExposeSecret;
+    let id = age::x25519::Identity::generate();
+    (Secret::new(id.to_string().expose_secret().to_owned()), id.to_public().to_string())
+}

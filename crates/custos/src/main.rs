@@ -142,6 +142,8 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Benchmark password logins and the per-request cost of checking a session.
     BenchAuth(cmd::bench_auth::BenchAuthArgs),
+    /// Benchmark backup and restore throughput and write latency during a backup.
+    BenchBackup(cmd::bench_backup::BenchBackupArgs),
     /// Benchmark purging a subject with few and with many records, step by step.
     BenchPurge(cmd::bench_purge::BenchPurgeArgs),
     /// Serve the plaintext floor for `custos bench` (benchmarks only).
@@ -228,6 +230,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => cmd::bench::run(args).await,
             Command::BenchAuth(args) => cmd::bench_auth::run(args).await,
             Command::BenchPurge(args) => cmd::bench_purge::run(args).await,
+            Command::BenchBackup(args) => cmd::bench_backup::run(args).await,
             Command::BenchFloor { data_dir } => cmd::bench::serve_floor(&data_dir).await,
         }
     });
