@@ -115,7 +115,9 @@ pub async fn run(a: BenchBackupArgs) -> Result<()> {
 
     let begun = Instant::now();
     let report = restore(RestoreRequest {
-        source: BackupSource::Local(dir.join("backups").join("bench").join(format!("{}.manifest.json", out.manifest.id))),
+        source: BackupSource::Local(
+            dir.join("backups").join("bench").join(format!("{}.manifest.json", out.manifest.id)),
+        ),
         identities: Arc::new(Identities::parse(&identity)?),
         db_path: dir.join("restored.db"),
         ledger: Some(z.ledger.clone()),

@@ -50,14 +50,7 @@ pub async fn open(dir: &Path) -> Result<BenchZone> {
         "score": {"type": "integer"}
     }, "purposes": ["grading"]}))?;
     vault.put_collection(&admin, &t, &coll, schema).await?;
-    Ok(BenchZone {
-        vault,
-        admin,
-        dpo,
-        t,
-        coll,
-        ledger,
-    })
+    Ok(BenchZone { vault, admin, dpo, t, coll, ledger })
 }
 
 impl BenchZone {

@@ -117,7 +117,13 @@ async fn every_role_on_every_endpoint_matches_the_documented_matrix() {
                     Some(json!({"username": format!("new.{n}"), "password": crate::staff::PASSWORD}))
                 }
                 ("POST", "/v1/tenants") => Some(json!({"code": format!("new{n}"), "name": "x"})),
-                ("POST", p) if p.ends_with("/subjects") || p.ends_with("/confirm") || p.ends_with("/erasure") => {
+                ("POST", p)
+                    if p.ends_with("/subjects")
+                        || p.ends_with("/confirm")
+                        || p.ends_with("/erasure")
+                        || p.ends_with("/backups")
+                        || p.ends_with("/restore-drills") =>
+                {
                     Some(json!({}))
                 }
                 ("POST", p) if p.ends_with("/lookup") => Some(json!({"kind": "student-number", "value": "x"})),
