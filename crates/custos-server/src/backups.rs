@@ -88,9 +88,16 @@ fn due(last: Option<i64>, every: Duration, now: i64) -> bool {
 const RETRY: Duration = Duration::from_secs(300);
 
 /// Run the schedule: a full backup when one is due, else a snapshot when due; then
-/// prune; a drill when due. Checks every `tick`.
+/// prune; a drill when due. Checks every `tick`, or more often when an interval is
+/// shorter.
 pub fn spawn(vault: Arc<Vault>, settings: Arc<BackupSettings>, tick: Duration) -> Option<tokio::task::JoinHandle<()>> {
     let schedule = settings.schedule?;
+    let tick = [Some(tick), Some(schedule.full_every), schedule.snapshot_every, schedule.drill_every]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(tick)
+        .max(Duration::from_millis(500));
     Some(tokio::spawn(async move {
         let mut retry_at = 0i64;
         loop {

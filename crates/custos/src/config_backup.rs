@@ -112,12 +112,12 @@ pub fn check(dir: &Path, raw: &RawBackup) -> Result<BackupSettings> {
     if !(3_600_000..=3650 * DAY).contains(&full) || !(3_600_000..=3650 * DAY).contains(&snap) {
         bail!("backup.retention and backup.snapshot_retention must be between 1h and 3650d");
     }
-    let full_every = interval("backup.full_every", &raw.full_every, 60_000)?
+    let full_every = interval("backup.full_every", &raw.full_every, 1_000)?
         .context("backup.full_every cannot be off; set backup.schedule = false instead")?;
     let schedule = Schedule {
         full_every,
-        snapshot_every: interval("backup.snapshot_every", &raw.snapshot_every, 60_000)?,
-        drill_every: interval("backup.drill_every", &raw.drill_every, 60_000)?,
+        snapshot_every: interval("backup.snapshot_every", &raw.snapshot_every, 1_000)?,
+        drill_every: interval("backup.drill_every", &raw.drill_every, 1_000)?,
     };
     let drill_identity = match &raw.drill_identity {
         Some(p) => {

@@ -176,3 +176,46 @@ async fn backup_restore_and_drill_from_the_command_line() {
         assert_eq!(&got.body["fields"], fields);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schedule_takes_backups_prunes_and_drills_on_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("zone");
+    let creds = init_on(&dir, free_port());
+    let share = creds["shares"][0].as_str().unwrap().to_owned();
+    let op = creds["operator_token"].as_str().unwrap().to_owned();
+    let key = dir.join("drill.key");
+    assert!(Command::new("age-keygen").arg("-o").arg(&key).output().unwrap().status.success());
+    let recipient = String::from_utf8(Command::new("age-keygen").arg("-y").arg(&key).output().unwrap().stdout).unwrap();
+    let mut cfg = std::fs::read_to_string(dir.join("custos.toml")).unwrap();
+    cfg.push_str(&format!(
+        "\n[backup]\nrecipients = [\"{}\"]\nfull_every = \"1s\"\nsnapshot_every = \"off\"\nretention = \"1h\"\n\
+         drill_every = \"2s\"\ndrill_identity = \"drill.key\"\n",
+        recipient.trim()
+    ));
+    std::fs::write(dir.join("custos.toml"), cfg).unwrap();
+    let s = spawn(&["serve", "--data-dir", dir.to_str().unwrap()], &dir);
+    unseal(&s, &share).await;
+    let admin = tenant_with_admin(&s, &op, "uio").await;
+    put_people(&s, &admin, "uio").await;
+    record(&s, &admin, "uio", None, json!({"email": "a@uio.example", "score": 1})).await;
+
+    let mut listed = serde_json::Value::Null;
+    for _ in 0..120 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        listed = s.call(Method::GET, "/v1/sys/backups", Some(&op), None, None).await.body;
+        let backups = listed["backups"].as_array().map_or(0, Vec::len);
+        if backups >= 2 && listed["status"]["last_good_drill"].is_object() {
+            break;
+        }
+    }
+    let backups = listed["backups"].as_array().unwrap();
+    assert!(backups.len() >= 2, "full backups every second: {listed}");
+    assert!(backups.iter().all(|b| b["kind"] == "full" && b["signature"].is_string()));
+    let drill = &listed["status"]["last_good_drill"];
+    assert_eq!(drill["ok"], json!(true), "{listed}");
+    assert!(drill["detail"].as_str().unwrap().contains("records decrypted"), "{listed}");
+    let h = s.call(Method::GET, "/v1/sys/health", None, None, None).await;
+    assert!(h.body["backups"]["last_backup_at"].is_string() && h.body["backups"]["last_drill_ok"] == json!(true));
+    assert_eq!(h.body["backups"]["failing"], json!(false));
+}
