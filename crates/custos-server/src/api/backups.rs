@@ -179,16 +179,18 @@ pub(crate) async fn create_backup(
         return Err(Problem::invalid("this server serves another zone"));
     }
     let settings = &s.backups;
-    let target = match &req.target {
-        Some(t) => custos_backup::Target::open(&check_target(t)?, s.vault.zone().as_str())?,
-        None => settings.open_target(s.vault.zone().as_str())?,
-    };
     if req.recipients.len() > 32 {
         return Err(Problem::invalid("at most 32 recipients"));
     }
     let mut recipients = settings.recipients.clone();
     recipients.extend(req.recipients);
     recipients.dedup();
+    // Everything is checked before the target is touched (a directory target is created).
+    custos_backup::identity::Recipients::parse(&recipients)?;
+    let target = match &req.target {
+        Some(t) => custos_backup::Target::open(&check_target(t)?, s.vault.zone().as_str())?,
+        None => settings.open_target(s.vault.zone().as_str())?,
+    };
     let plan = BackupPlan { kind, recipients, staging: settings.staging() };
     let out = take_backup(&s.vault, &target, &plan, None).await?;
     Ok((

@@ -178,7 +178,7 @@ async fn backup_restore_and_drill_from_the_command_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_schedule_takes_backups_prunes_and_drills_on_its_own() {
+async fn the_schedule_takes_backups_and_drills_on_its_own() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("zone");
     let creds = init_on(&dir, free_port());

@@ -199,14 +199,15 @@ fn arb_json() -> impl Strategy<Value = Value> {
 fn random_bodies_never_cause_a_server_error() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (s, admin, dpo, sub) = rt.block_on(async {
+    let (s, admin, dpo, sub, op) = rt.block_on(async {
         let (s, creds) = demo(dir.path());
-        let op = creds["operator_token"].as_str().unwrap();
+        let op = creds["operator_token"].as_str().unwrap().to_owned();
+        let op = op.as_str();
         let admin = tenant_with_admin(&s, op, "bad").await;
         put_people(&s, &admin, "bad").await;
         let dpo = crate::support::key(&s, op, "bad", "dpo").await;
         let sub = crate::support::subject(&s, &admin, "bad").await;
-        (s, admin, dpo, sub)
+        (s, admin, dpo, sub, op.to_owned())
     });
     let erase = format!("/v1/tenants/bad/subjects/{sub}/erasure");
     let disclose = format!("/v1/tenants/bad/subjects/{sub}/disclosures");
@@ -269,6 +270,21 @@ fn random_bodies_never_cause_a_server_error() {
                     if !r.status.is_success() {
                         assert_eq!(r.content_type, "application/problem+json");
                     }
+                }
+                for body in [
+                    fields.clone(),
+                    json!({"kind": search, "recipients": fields}),
+                    json!({"target": search, "recipients": [search]}),
+                    json!({"zone": fields, "target": fields}),
+                ] {
+                    let r = s.call(Method::POST, "/v1/sys/backups", Some(&op), None, Some(body)).await;
+                    assert!(r.status.is_client_error(), "backups: {} {}", r.status, r.text);
+                    assert_eq!(r.content_type, "application/problem+json");
+                }
+                for body in [fields.clone(), json!({"identity": search}), json!({"identity": fields})] {
+                    let r = s.call(Method::POST, "/v1/sys/restore-drills", Some(&op), None, Some(body)).await;
+                    assert!(r.status.is_client_error(), "drills: {} {}", r.status, r.text);
+                    assert_eq!(r.content_type, "application/problem+json");
                 }
             });
             Ok(())
