@@ -131,3 +131,26 @@ async fn the_age_tool_opens_a_backup_with_the_identity_file() {
     // And nothing personal is in the clear: names are sealed inside the body too.
     assert!(!body.contains("Student 1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_copy_unseals_only_under_the_key_that_signed_its_backup() {
+    let z = zone().await;
+    z.record(None, "Student", 1).await;
+    let id = z.backup(BackupKind::Full).await.manifest.id;
+    let new = tempfile::tempdir().unwrap();
+    let db = new.path().join("zone.db");
+    drop(z.restore_from(&z.manifest_path(&id), &db).await.unwrap());
+    // As if the backup had been re-signed with another key: the copy names that signer.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("UPDATE meta SET value = ?1 WHERE key = 'restored_signer'", [vec![7u8; 32]]).unwrap();
+    drop(c);
+    let store = custos_store::SqliteStore::open(&db, custos_store::SqliteOptions::default()).unwrap();
+    let copy = custos_core::Vault::new(
+        std::sync::Arc::new(store),
+        z.clock.clone(),
+        custos_core::ids::ZoneName::parse("eu").unwrap(),
+    );
+    let err = copy.unseal(z.share.expose(), &meta()).await.unwrap_err();
+    assert!(err.to_string().contains("signed by another"), "{err}");
+    assert!(copy.is_sealed());
+}
