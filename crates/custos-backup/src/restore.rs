@@ -14,7 +14,7 @@ use custos_core::ids::ZoneName;
 use custos_core::service::{BackupEvent, META_RESTORED_SIGNER};
 use custos_core::store::{ErasureLedger, Store, WriteOp};
 use custos_crypto::Sha256Stream;
-use custos_store::{SqliteOptions, SqliteStore};
+use custos_store::{SqlStore, SqliteOptions};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -242,7 +242,7 @@ async fn load_and_check(req: &RestoreRequest, f: &Fetched, started: Instant) -> 
     if loaded != m.counts {
         return Err(BackupError::Tampered("the restored row counts differ from the manifest".into()));
     }
-    let store = Arc::new(SqliteStore::open(&req.db_path, SqliteOptions::default())?);
+    let store = Arc::new(SqlStore::open_sqlite(&req.db_path, SqliteOptions::default())?);
     let head = store.audit_head().await?.map(|(seq, h)| (seq, hex::encode(h)));
     if head != m.audit_head.as_ref().map(|h| (h.seq, h.hash.clone())) {
         return Err(BackupError::Tampered("the restored audit head differs from the manifest".into()));

@@ -11,6 +11,8 @@ use custos_core::store::{
 use custos_crypto::{Sealed, TokenHash};
 use std::sync::Arc;
 
+pub use crate::conformance_nodes::run_two_nodes;
+
 pub(crate) type R = Result<(), String>;
 
 pub(crate) fn ct(tag: u8) -> Sealed {

@@ -4,7 +4,16 @@
 
 pub mod conformance;
 mod conformance_identity;
+mod conformance_nodes;
 mod conformance_privacy;
+mod postgres;
+mod query;
+mod scratch;
+mod sql;
 mod sqlite;
+mod store;
 
-pub use sqlite::{SqliteLedger, SqliteOptions, SqliteStore, load_snapshot};
+pub use postgres::PgOptions;
+pub use scratch::{SERVER_VAR, scratch_postgres};
+pub use sqlite::{SqliteLedger, SqliteOptions, load_snapshot};
+pub use store::SqlStore;

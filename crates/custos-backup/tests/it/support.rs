@@ -14,7 +14,7 @@ use custos_core::policy::RoleName;
 use custos_core::schema::CollectionSchema;
 use custos_core::service::{Caller, InitParams, Mode, NewApiKey, PageRequest, PrivacyConfig};
 use custos_crypto::Secret;
-use custos_store::{SqliteLedger, SqliteOptions, SqliteStore};
+use custos_store::{SqlStore, SqliteLedger, SqliteOptions};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,7 +53,7 @@ pub fn fields(v: Value) -> Map<String, Value> {
 
 pub async fn zone() -> Zone {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("zone.db"), SqliteOptions::default()).unwrap();
+    let store = SqlStore::open_sqlite(&dir.path().join("zone.db"), SqliteOptions::default()).unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp(T0)));
     let vault = Arc::new(Vault::new(Arc::new(store), clock.clone(), ZoneName::parse("eu").unwrap()));
     let ledger = Arc::new(SqliteLedger::open(&dir.path().join("erasure-ledger.db")).unwrap());

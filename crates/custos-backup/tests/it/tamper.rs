@@ -144,7 +144,7 @@ async fn a_restored_copy_unseals_only_under_the_key_that_signed_its_backup() {
     let c = rusqlite::Connection::open(&db).unwrap();
     c.execute("UPDATE meta SET value = ?1 WHERE key = 'restored_signer'", [vec![7u8; 32]]).unwrap();
     drop(c);
-    let store = custos_store::SqliteStore::open(&db, custos_store::SqliteOptions::default()).unwrap();
+    let store = custos_store::SqlStore::open_sqlite(&db, custos_store::SqliteOptions::default()).unwrap();
     let copy = custos_core::Vault::new(
         std::sync::Arc::new(store),
         z.clock.clone(),

@@ -255,6 +255,19 @@ pub enum WriteOp {
     },
     /// Set a `sys` metadata value.
     PutMeta(String, Vec<u8>),
+    /// Take or renew the lease `name` for `holder` until `until`: granted when it is
+    /// free, expired at `now`, or already `holder`'s; `Conflict("lease")` otherwise.
+    /// Background jobs take one so a zone's job runs on one node at a time.
+    TakeLease {
+        /// Job name.
+        name: String,
+        /// The node asking (its random id).
+        holder: String,
+        /// Now.
+        now: Timestamp,
+        /// Expiry of the lease if granted.
+        until: Timestamp,
+    },
     /// Add an operator token.
     InsertOperator(OperatorRow),
     /// Add a tenant (conflict if the code exists).

@@ -4,7 +4,9 @@ use super::backend;
 use custos_core::store::StoreError;
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[
+/// Every schema step, written for SQLite; PostgreSQL runs the same steps translated
+/// (`postgres::migrate`), so both engines hold the same tables and columns.
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: foundation
     r#"
     CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -147,6 +149,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE file_chunks (
         file_id TEXT NOT NULL REFERENCES files(id) ON DELETE CASCADE, n INTEGER NOT NULL, ct BLOB NOT NULL,
         PRIMARY KEY (file_id, n)) WITHOUT ROWID;
+    "#,
+    // 5: leases, so a background job runs on one node of a zone at a time
+    r#"
+    CREATE TABLE leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
     "#,
 ];
 

@@ -11,9 +11,9 @@ use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use std::path::Path;
 
-/// Tables that hold nothing worth restoring: sign-in sessions, lockout counters and
-/// one-time tokens (a restore signs everybody out).
-const EPHEMERAL: &[&str] = &["sessions", "throttle", "reset_tokens", "oidc_pending"];
+/// Tables that hold nothing worth restoring: sign-in sessions, lockout counters,
+/// one-time tokens (a restore signs everybody out) and job leases.
+pub(crate) const EPHEMERAL: &[&str] = &["sessions", "throttle", "reset_tokens", "oidc_pending", "leases"];
 
 fn table_names(conn: &Connection) -> Result<Vec<String>, StoreError> {
     let mut stmt = conn

@@ -1,16 +1,25 @@
 //! Store integration tests: the conformance suite on a real SQLite file.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a failed unwrap is a failed test
 
+mod postgres;
 mod privacy;
 
-use custos_store::{SqliteOptions, SqliteStore, conformance};
+use custos_store::{SqlStore, SqliteOptions, conformance};
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("zone.db"), SqliteOptions::default()).unwrap();
+    let store = SqlStore::open_sqlite(&dir.path().join("zone.db"), SqliteOptions::default()).unwrap();
     conformance::run_all(Arc::new(store)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_sqlite_file_keep_one_chain_one_lease_one_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = SqlStore::open_sqlite(&dir.path().join("zone.db"), SqliteOptions::default()).unwrap();
+    let b = SqlStore::open_sqlite(&dir.path().join("zone.db"), SqliteOptions::default()).unwrap();
+    conformance::run_two_nodes(Arc::new(a), Arc::new(b)).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,12 +27,12 @@ async fn sqlite_reopens_with_data_and_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zone.db");
     {
-        let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        let store = SqlStore::open_sqlite(&path, SqliteOptions::default()).unwrap();
         custos_core::store::Store::apply(&store, vec![custos_core::store::WriteOp::PutMeta("k".into(), b"v".to_vec())])
             .await
             .unwrap();
     }
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let store = SqlStore::open_sqlite(&path, SqliteOptions::default()).unwrap();
     assert_eq!(custos_core::store::Store::get_meta(&store, "k").await.unwrap(), Some(b"v".to_vec()));
 }
 
@@ -40,7 +49,7 @@ async fn audit_retention_prunes_at_a_checkpoint_and_the_rest_verifies() {
     const DAY: i64 = 86_400_000;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zone.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let store = SqlStore::open_sqlite(&path, SqliteOptions::default()).unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let vault = Vault::new(Arc::new(store), clock.clone(), ZoneName::parse("default").unwrap());
     let out = vault.initialize(InitParams { shares: 1, threshold: 1, mode: Mode::Production }).await.unwrap();
@@ -92,7 +101,7 @@ async fn sessions_locks_reminders_and_reviews_follow_the_clock() {
     const MIN: i64 = 60_000;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zone.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let store = SqlStore::open_sqlite(&path, SqliteOptions::default()).unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let vault = Vault::new(Arc::new(store), clock.clone(), ZoneName::parse("default").unwrap());
     let weak = PasswordParams { m_kib: 8 * 1024, t: 1, p: 1 };

@@ -10,7 +10,7 @@ use custos_core::ids::{CollectionName, Pseudonym, RecordId, TenantCode, ZoneName
 use custos_core::policy::RoleName;
 use custos_core::schema::CollectionSchema;
 use custos_core::service::{Caller, InitParams, Mode, NewApiKey, NewFile, PageRequest, PrivacyConfig};
-use custos_store::{SqliteLedger, SqliteOptions, SqliteStore};
+use custos_store::{SqlStore, SqliteLedger, SqliteOptions};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("zone.db");
-    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    let store = SqlStore::open_sqlite(&path, SqliteOptions::default()).unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
     let vault = Vault::new(Arc::new(store), clock.clone(), ZoneName::parse("default").unwrap());
     vault.set_ledger(Arc::new(SqliteLedger::open(&dir.path().join("erasure-ledger.db")).unwrap()));

@@ -6,7 +6,7 @@
 use super::load::{self, MakeRequest, OnBody, Stats};
 use crate::client;
 use anyhow::{Context, Result, bail};
-use custos_store::{SqliteOptions, SqliteStore};
+use custos_store::{SqlStore, SqliteOptions};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -305,7 +305,7 @@ impl Drop for Cleanup {
 pub async fn serve_floor(dir: &Path) -> Result<()> {
     crate::datadir::create_private_dir(dir)?;
     let tls = custos_server::tls::generate_local(&dir.join("tls"))?;
-    let store = Arc::new(SqliteStore::open(&dir.join("floor.db"), SqliteOptions::default())?);
+    let store = Arc::new(SqlStore::open_sqlite(&dir.join("floor.db"), SqliteOptions::default())?);
     let schema = serde_json::from_value(schema())?;
     let (app, subjects) =
         custos_server::floor::setup(store, schema, 1000).await.map_err(|p| anyhow::anyhow!(p.detail))?;

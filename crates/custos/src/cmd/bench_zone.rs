@@ -10,7 +10,7 @@ use custos_core::ids::{CollectionName, Pseudonym, TenantCode, ZoneName};
 use custos_core::policy::RoleName;
 use custos_core::schema::CollectionSchema;
 use custos_core::service::{Caller, InitParams, Mode, NewApiKey, PrivacyConfig};
-use custos_store::{SqliteLedger, SqliteOptions, SqliteStore};
+use custos_store::{SqlStore, SqliteLedger, SqliteOptions};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub struct BenchZone {
 
 /// Open a zone in `dir` (which must be empty).
 pub async fn open(dir: &Path) -> Result<BenchZone> {
-    let store = SqliteStore::open(&dir.join("zone.db"), SqliteOptions::default())?;
+    let store = SqlStore::open_sqlite(&dir.join("zone.db"), SqliteOptions::default())?;
     let vault = Arc::new(Vault::new(Arc::new(store), Arc::new(SystemClock), ZoneName::parse("bench")?));
     let ledger = Arc::new(SqliteLedger::open(&dir.join("erasure-ledger.db"))?);
     vault.set_ledger(ledger.clone());

@@ -18,15 +18,17 @@ use crate::config;
 use anyhow::{Context, Result};
 use custos_core::Vault;
 use custos_core::clock::SystemClock;
-use custos_store::{SqliteOptions, SqliteStore};
+use custos_store::{SqlStore, SqliteOptions};
 use std::path::Path;
 use std::sync::Arc;
 
 /// Open the zone store and a sealed vault over it.
 pub fn open_vault(cfg: &config::Config) -> Result<Arc<Vault>> {
-    let store =
-        SqliteStore::open(&cfg.db_path, SqliteOptions { read_connections: cfg.read_connections, ..Default::default() })
-            .with_context(|| format!("opening {}", cfg.db_path.display()))?;
+    let store = SqlStore::open_sqlite(
+        &cfg.db_path,
+        SqliteOptions { read_connections: cfg.read_connections, ..Default::default() },
+    )
+    .with_context(|| format!("opening {}", cfg.db_path.display()))?;
     let vault = Vault::new(Arc::new(store), Arc::new(SystemClock), cfg.zone.clone());
     let ledger = custos_store::SqliteLedger::open(&cfg.privacy.ledger)
         .with_context(|| format!("opening the erasure ledger {}", cfg.privacy.ledger.display()))?;
@@ -56,7 +58,7 @@ pub fn config_check(dir: &Path) -> Result<()> {
 pub fn print_openapi() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("custos-openapi-{}", std::process::id()));
     // The document needs no store contents; a throwaway sealed vault provides the state.
-    let store = SqliteStore::open(&dir.with_extension("db"), SqliteOptions::default())?;
+    let store = SqlStore::open_sqlite(&dir.with_extension("db"), SqliteOptions::default())?;
     let vault =
         Arc::new(Vault::new(Arc::new(store), Arc::new(SystemClock), custos_core::ids::ZoneName::parse("default")?));
     println!(

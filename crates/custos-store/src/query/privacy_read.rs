@@ -1,8 +1,10 @@
 //! Privacy-lifecycle reads: subject states, recipients, disclosures, requests, notices,
 //! purge candidates and files, parsed back into checked types.
 
-use super::backend;
 use super::read::{RECORD_COLS, collect_records, corrupt, hash32, sealed};
+use crate::sql::Value as SqlValue;
+use crate::sql::backend;
+use crate::sql::{Connection, OptionalExtension, Params, Row, params};
 use custos_core::clock::Timestamp;
 use custos_core::ids::{
     CollectionName, DisclosureId, DsrId, FieldName, FileId, Pseudonym, RecipientId, RecordId, TenantCode,
@@ -12,10 +14,8 @@ use custos_core::store::{
     RecordRow, StoreError, SubjectState,
 };
 use custos_crypto::TokenHash;
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 
-fn g<T: rusqlite::types::FromSql>(r: &Row<'_>, i: usize) -> Result<T, StoreError> {
+fn g<T: crate::sql::FromSql>(r: &Row<'_>, i: usize) -> Result<T, StoreError> {
     r.get(i).map_err(backend)
 }
 
@@ -49,7 +49,7 @@ fn rows<T>(
     let mut rs = st.query(p).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(r) = rs.next().map_err(backend)? {
-        out.push(f(r)?);
+        out.push(f(&r)?);
     }
     Ok(out)
 }

@@ -1,6 +1,8 @@
-//! `IdentityStore` for SQLite: point reads inline, lists off the runtime.
+//! `IdentityStore` over the SQL engines.
 
-use super::{SqliteStore, identity_read as r};
+use super::SqlStore;
+use crate::query::identity_read as r;
+use crate::sql::params;
 use async_trait::async_trait;
 use custos_core::clock::Timestamp;
 use custos_core::ids::{ApiKeyId, TenantCode, UserId};
@@ -9,20 +11,22 @@ use custos_core::store::{
     StoreError, UserRow,
 };
 use custos_crypto::TokenHash;
-use rusqlite::params;
 
 #[async_trait]
-impl IdentityStore for SqliteStore {
+impl IdentityStore for SqlStore {
     async fn user(&self, id: &UserId) -> Result<Option<UserRow>, StoreError> {
-        self.point(|c| r::user(c, id))
+        let id = id.clone();
+        self.point(move |c| r::user(c, &id)).await
     }
 
     async fn user_by_login(&self, tenant: Option<&TenantCode>, mac: &[u8; 32]) -> Result<Option<UserRow>, StoreError> {
-        self.point(|c| r::user_by_login(c, tenant, mac))
+        let (tenant, mac) = (tenant.cloned(), *mac);
+        self.point(move |c| r::user_by_login(c, tenant.as_ref(), &mac)).await
     }
 
     async fn user_by_email(&self, tenant: Option<&TenantCode>, mac: &[u8; 32]) -> Result<Option<UserRow>, StoreError> {
-        self.point(|c| r::user_by_email(c, tenant, mac))
+        let (tenant, mac) = (tenant.cloned(), *mac);
+        self.point(move |c| r::user_by_email(c, tenant.as_ref(), &mac)).await
     }
 
     async fn users(&self, tenant: Option<&TenantCode>) -> Result<Vec<UserRow>, StoreError> {
@@ -31,27 +35,33 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn session(&self, hash: &TokenHash) -> Result<Option<SessionRow>, StoreError> {
-        self.point(|c| r::session(c, hash))
+        let hash = hash.clone();
+        self.point(move |c| r::session(c, &hash)).await
     }
 
     async fn reset_token(&self, hash: &TokenHash) -> Result<Option<ResetTokenRow>, StoreError> {
-        self.point(|c| r::reset_token(c, hash))
+        let hash = hash.clone();
+        self.point(move |c| r::reset_token(c, &hash)).await
     }
 
     async fn roles(&self, tenant: &TenantCode) -> Result<Vec<RoleRow>, StoreError> {
-        self.point(|c| r::roles(c, tenant))
+        let tenant = tenant.clone();
+        self.point(move |c| r::roles(c, &tenant)).await
     }
 
     async fn oidc_config(&self, tenant: &TenantCode) -> Result<Option<OidcConfigRow>, StoreError> {
-        self.point(|c| r::oidc_config(c, tenant))
+        let tenant = tenant.clone();
+        self.point(move |c| r::oidc_config(c, &tenant)).await
     }
 
     async fn oidc_pending(&self, state_hash: &TokenHash) -> Result<Option<OidcPendingRow>, StoreError> {
-        self.point(|c| r::oidc_pending(c, state_hash))
+        let hash = state_hash.clone();
+        self.point(move |c| r::oidc_pending(c, &hash)).await
     }
 
     async fn last_access_review(&self, tenant: &TenantCode) -> Result<Option<AccessReviewRow>, StoreError> {
-        self.point(|c| r::last_access_review(c, tenant))
+        let tenant = tenant.clone();
+        self.point(move |c| r::last_access_review(c, &tenant)).await
     }
 
     async fn api_keys(&self, tenant: &TenantCode) -> Result<Vec<ApiKeyRow>, StoreError> {
@@ -60,7 +70,8 @@ impl IdentityStore for SqliteStore {
     }
 
     async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRow>, StoreError> {
-        self.point(|c| r::api_keys_where(c, "id = ?1", [id.as_str()]).map(|mut v| v.pop()))
+        let id = id.clone();
+        self.point(move |c| r::api_keys_where(c, "id = ?1", [id.as_str()]).map(|mut v| v.pop())).await
     }
 
     async fn api_keys_expiring(&self, before: Timestamp) -> Result<Vec<ApiKeyRow>, StoreError> {

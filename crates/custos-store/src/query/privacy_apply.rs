@@ -3,14 +3,14 @@
 //! purges, and file storage.
 
 use super::apply::{insert_fields, insert_index, unique};
-use super::backend;
+use crate::sql::backend;
+use crate::sql::{Connection, OptionalExtension, params};
 use custos_core::clock::Timestamp;
 use custos_core::ids::{FileId, Pseudonym, RecordId, TenantCode};
 use custos_core::store::{
     AnonymisedRecord, DsrEvent, DsrRow, FieldKey, FileRow, NoticeRow, PrivacyOp, StoreError, SubjectState,
 };
 use custos_crypto::Sealed;
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// Record hidden because it was deleted.
 pub(crate) const HIDDEN_DELETED: i64 = 1;
@@ -61,7 +61,7 @@ fn lock_subject(conn: &Connection, tenant: &TenantCode, p: &Pseudonym, lock: boo
         set_subject_state(conn, tenant, p, SubjectState::Locked, SubjectState::Active)?;
         for table in ["records", "files"] {
             conn.execute(
-                &format!("UPDATE {table} SET hidden = hidden & ~?3 WHERE tenant = ?1 AND subject = ?2"),
+                &format!("UPDATE {table} SET hidden = hidden & ~CAST(?3 AS BIGINT) WHERE tenant = ?1 AND subject = ?2"),
                 params![tenant.as_str(), p.as_str(), HIDDEN_SUBJECT],
             )
             .map_err(backend)?;
@@ -135,8 +135,8 @@ fn anonymise(
     }
     conn.execute(
         "INSERT INTO subjects (tenant, pseudonym, key_version, wrapped_key, created_at, state) \
-         VALUES (?1, ?2, 0, x'', 0, 'tombstone') ON CONFLICT (tenant, pseudonym) DO NOTHING",
-        params![tenant.as_str(), tombstone.as_str()],
+         VALUES (?1, ?2, 0, ?3, 0, 'tombstone') ON CONFLICT (tenant, pseudonym) DO NOTHING",
+        params![tenant.as_str(), tombstone.as_str(), NO_KEY],
     )
     .map_err(backend)?;
     if subject_state(conn, tenant, tombstone)? != Some(SubjectState::Tombstone) {
@@ -155,7 +155,7 @@ fn anonymise(
         conn.execute("DELETE FROM blind_index WHERE record_id = ?1", [k.id.as_str()]).map_err(backend)?;
         conn.execute("DELETE FROM record_fields WHERE record_id = ?1", [k.id.as_str()]).map_err(backend)?;
         conn.execute(
-            "UPDATE records SET subject = ?2, hidden = hidden & ~?3, purposes = NULL, version = version + 1 WHERE id = ?1",
+            "UPDATE records SET subject = ?2, hidden = hidden & ~CAST(?3 AS BIGINT), purposes = NULL, version = version + 1 WHERE id = ?1",
             params![k.id.as_str(), tombstone.as_str(), HIDDEN_SUBJECT],
         )
         .map_err(backend)?;
@@ -165,12 +165,15 @@ fn anonymise(
     Ok(())
 }
 
+/// The wrapped key of a subject that has none (purged, tombstone): zero bytes.
+const NO_KEY: &[u8] = &[];
+
 fn destroy_key(conn: &Connection, tenant: &TenantCode, p: &Pseudonym) -> Result<(), StoreError> {
     let n = conn
         .execute(
-            "UPDATE subjects SET wrapped_key = x'', state = 'purged' WHERE tenant = ?1 AND pseudonym = ?2 \
+            "UPDATE subjects SET wrapped_key = ?3, state = 'purged' WHERE tenant = ?1 AND pseudonym = ?2 \
              AND state IN ('active', 'locked')",
-            params![tenant.as_str(), p.as_str()],
+            params![tenant.as_str(), p.as_str(), NO_KEY],
         )
         .map_err(backend)?;
     if n == 0 {

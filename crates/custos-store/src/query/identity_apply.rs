@@ -3,10 +3,10 @@
 //! inside the write transaction so that parallel attempts are counted one by one.
 
 use super::apply::unique;
-use super::backend;
+use crate::sql::backend;
+use crate::sql::{Connection, OptionalExtension, params};
 use custos_core::clock::Timestamp;
 use custos_core::store::{IdentityOp, StoreError, ThrottleState};
-use rusqlite::{Connection, OptionalExtension, params};
 
 /// Tenant column value: operators are stored under the empty string.
 pub(crate) fn tenant_col(t: Option<&custos_core::ids::TenantCode>) -> &str {
@@ -272,7 +272,7 @@ pub(crate) fn apply(conn: &Connection, op: &IdentityOp) -> Result<(), StoreError
         IdentityOp::ExpireApiKeyBy { id, at } => {
             let n = conn
                 .execute(
-                    "UPDATE api_keys SET expires_at = MIN(expires_at, ?2) WHERE id = ?1",
+                    "UPDATE api_keys SET expires_at = CASE WHEN expires_at < ?2 THEN expires_at ELSE ?2 END WHERE id = ?1",
                     params![id.as_str(), at.0],
                 )
                 .map_err(backend)?;

@@ -1,11 +1,11 @@
 //! Applying one write set's operations on the writer connection, with each operation's
 //! preconditions (unique codes, expected versions, rows still unchanged).
 
-use super::backend;
+use crate::sql::backend;
+use crate::sql::{Connection, OptionalExtension, params};
 use custos_core::audit::{AuditEntry, GENESIS, chain_hash};
 use custos_core::ids::{CollectionName, RecordId, TenantCode};
 use custos_core::store::{FieldKey, FieldRow, IndexRow, StoreError, WriteOp};
-use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 fn key_col(k: FieldKey) -> i64 {
     match k {
@@ -19,11 +19,8 @@ pub(crate) fn purposes_col(p: Option<&[custos_core::ids::Purpose]>) -> Result<Op
     p.map(|p| serde_json::to_string(p).map_err(|_| StoreError::Backend("purposes do not encode".into()))).transpose()
 }
 
-pub(crate) fn unique(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| match e.sqlite_error_code() {
-        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict(what),
-        _ => backend(e),
-    }
+pub(crate) fn unique(what: &'static str) -> impl Fn(crate::sql::Error) -> StoreError {
+    move |e| if e.is_constraint() { StoreError::Conflict(what) } else { backend(e) }
 }
 
 pub(crate) fn insert_fields(conn: &Connection, record: &str, fields: &[FieldRow]) -> Result<(), StoreError> {
@@ -71,7 +68,7 @@ fn append_audit(conn: &Connection, e: &AuditEntry) -> Result<(), StoreError> {
     let last: Option<(i64, Vec<u8>)> = conn
         .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .map_err(backend)?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row((), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(backend)?;
     // After retention pruned every entry, the chain continues from the anchor checkpoint.
@@ -80,7 +77,7 @@ fn append_audit(conn: &Connection, e: &AuditEntry) -> Result<(), StoreError> {
         None => conn
             .prepare_cached("SELECT seq, hash FROM audit_checkpoints ORDER BY seq DESC LIMIT 1")
             .map_err(backend)?
-            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row((), |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()
             .map_err(backend)?,
     };
@@ -153,6 +150,19 @@ fn apply_op(conn: &Connection, op: &WriteOp) -> Result<(), StoreError> {
                 params![k, v],
             )
             .map_err(backend)?;
+        }
+        WriteOp::TakeLease { name, holder, now, until } => {
+            let n = conn
+                .execute(
+                    "INSERT INTO leases (name, holder, expires_at) VALUES (?1, ?2, ?4) \
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+                     WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3",
+                    params![name, holder, now.0, until.0],
+                )
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict("lease"));
+            }
         }
         WriteOp::InsertOperator(o) => {
             conn.execute(

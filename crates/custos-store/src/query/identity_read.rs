@@ -1,9 +1,10 @@
 //! Identity reads: users, sessions, tokens, roles, OpenID Connect state, reviews and
 //! API keys, parsed back into checked types.
 
-use super::backend;
 use super::identity_apply::tenant_col;
 use super::read::{corrupt, hash32, sealed};
+use crate::sql::backend;
+use crate::sql::{Connection, OptionalExtension, Params, Row, params};
 use custos_core::clock::Timestamp;
 use custos_core::ids::{ApiKeyId, TenantCode, UserId};
 use custos_core::policy::{Permission, Permissions, RoleName};
@@ -12,7 +13,6 @@ use custos_core::store::{
     TokenPurpose, UserRow,
 };
 use custos_crypto::TokenHash;
-use rusqlite::{Connection, OptionalExtension, Params, Row, params};
 
 const USER_COLS: &str = "id, tenant, login_mac, email_mac, profile, password, roles, totp, totp_enabled, \
                          totp_last_step, disabled, created_at, last_login_at";
@@ -26,7 +26,7 @@ fn tenant_of(s: String) -> Result<Option<TenantCode>, StoreError> {
 }
 
 fn user_row(r: &Row<'_>) -> Result<UserRow, StoreError> {
-    let g = |e: rusqlite::Error| backend(e);
+    let g = |e: crate::sql::Error| backend(e);
     let roles: String = r.get(6).map_err(g)?;
     let roles: Vec<RoleName> = serde_json::from_str(&roles).map_err(|_| corrupt("roles"))?;
     Ok(UserRow {
@@ -52,7 +52,7 @@ fn users_where(c: &Connection, cond: &str, p: impl Params) -> Result<Vec<UserRow
     let mut rows = st.query(p).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(backend)? {
-        out.push(user_row(r)?);
+        out.push(user_row(&r)?);
     }
     Ok(out)
 }
@@ -210,7 +210,7 @@ pub(crate) fn api_keys_where(c: &Connection, cond: &str, p: impl Params) -> Resu
     let mut rows = st.query(p).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(backend)? {
-        let g = |e: rusqlite::Error| backend(e);
+        let g = |e: crate::sql::Error| backend(e);
         out.push(ApiKeyRow {
             id: ApiKeyId::parse(&r.get::<_, String>(0).map_err(g)?).map_err(|_| corrupt("api key id"))?,
             tenant: TenantCode::parse(&r.get::<_, String>(1).map_err(g)?).map_err(|_| corrupt("tenant code"))?,

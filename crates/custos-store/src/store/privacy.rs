@@ -1,6 +1,8 @@
-//! `PrivacyStore` for SQLite: point reads inline, lists and scans off the runtime.
+//! `PrivacyStore` over the SQL engines.
 
-use super::{SqliteStore, backend, open_conn, privacy_read as r};
+use super::{Engine, SqlStore};
+use crate::query::privacy_read as r;
+use crate::sql::params;
 use async_trait::async_trait;
 use custos_core::clock::Timestamp;
 use custos_core::ids::{CollectionName, DisclosureId, DsrId, FileId, Pseudonym, RecipientId, RecordId, TenantCode};
@@ -9,24 +11,27 @@ use custos_core::store::{
     SubjectState,
 };
 use custos_crypto::{Sealed, TokenHash};
-use rusqlite::params;
 
 #[async_trait]
-impl PrivacyStore for SqliteStore {
+impl PrivacyStore for SqlStore {
     async fn subject_by_external(&self, tenant: &TenantCode, mac: &[u8; 32]) -> Result<Option<Pseudonym>, StoreError> {
-        self.point(|c| r::subject_by_external(c, tenant, mac))
+        let (tenant, mac) = (tenant.clone(), *mac);
+        self.point(move |c| r::subject_by_external(c, &tenant, &mac)).await
     }
 
     async fn subject_state(&self, tenant: &TenantCode, p: &Pseudonym) -> Result<Option<SubjectState>, StoreError> {
-        self.point(|c| r::subject_state(c, tenant, p))
+        let (tenant, p) = (tenant.clone(), p.clone());
+        self.point(move |c| r::subject_state(c, &tenant, &p)).await
     }
 
     async fn recipient(&self, id: &RecipientId) -> Result<Option<RecipientRow>, StoreError> {
-        self.point(|c| r::recipients_where(c, "id = ?1", [id.as_str()])).map(|mut v| v.pop())
+        let id = id.clone();
+        self.point(move |c| r::recipients_where(c, "id = ?1", [id.as_str()])).await.map(|mut v| v.pop())
     }
 
     async fn recipient_by_hash(&self, hash: &TokenHash) -> Result<Option<RecipientRow>, StoreError> {
-        self.point(|c| r::recipients_where(c, "key_hash = ?1", [&hash.0[..]])).map(|mut v| v.pop())
+        let hash = hash.clone();
+        self.point(move |c| r::recipients_where(c, "key_hash = ?1", [&hash.0[..]])).await.map(|mut v| v.pop())
     }
 
     async fn recipients(&self, tenant: &TenantCode) -> Result<Vec<RecipientRow>, StoreError> {
@@ -50,7 +55,8 @@ impl PrivacyStore for SqliteStore {
     }
 
     async fn dsr(&self, id: &DsrId) -> Result<Option<DsrRow>, StoreError> {
-        self.point(|c| r::dsrs_where(c, "id = ?1", [id.as_str()])).map(|mut v| v.pop())
+        let id = id.clone();
+        self.point(move |c| r::dsrs_where(c, "id = ?1", [id.as_str()])).await.map(|mut v| v.pop())
     }
 
     async fn dsrs(&self, tenant: &TenantCode, before: Option<&DsrId>, limit: u32) -> Result<Vec<DsrRow>, StoreError> {
@@ -62,13 +68,15 @@ impl PrivacyStore for SqliteStore {
     }
 
     async fn open_dsrs_of(&self, tenant: &TenantCode, subject: &Pseudonym) -> Result<Vec<DsrRow>, StoreError> {
-        self.point(|c| {
+        let (tenant, subject) = (tenant.clone(), subject.clone());
+        self.point(move |c| {
             r::dsrs_where(
                 c,
                 "tenant = ?1 AND subject = ?2 AND state = 'locked' ORDER BY id",
                 params![tenant.as_str(), subject.as_str()],
             )
         })
+        .await
     }
 
     async fn erasures_due(&self, now: Timestamp, limit: u32) -> Result<Vec<DsrRow>, StoreError> {
@@ -87,7 +95,7 @@ impl PrivacyStore for SqliteStore {
         self.read(move |c| {
             r::dsrs_where(
                 c,
-                "state = 'locked' AND due_at < ?1 AND (?2 IS NULL OR tenant = ?2) ORDER BY due_at",
+                "state = 'locked' AND due_at < ?1 AND (CAST(?2 AS TEXT) IS NULL OR tenant = ?2) ORDER BY due_at",
                 params![now.0, t],
             )
         })
@@ -95,7 +103,8 @@ impl PrivacyStore for SqliteStore {
     }
 
     async fn notices(&self, request: &DsrId) -> Result<Vec<NoticeRow>, StoreError> {
-        self.point(|c| r::notices_where(c, "request = ?1 ORDER BY recipient", [request.as_str()]))
+        let request = request.clone();
+        self.point(move |c| r::notices_where(c, "request = ?1 ORDER BY recipient", [request.as_str()])).await
     }
 
     async fn notices_due(&self, now: Timestamp, limit: u32) -> Result<Vec<NoticeRow>, StoreError> {
@@ -141,12 +150,15 @@ impl PrivacyStore for SqliteStore {
     }
 
     async fn file(&self, tenant: &TenantCode, id: &FileId) -> Result<Option<FileRow>, StoreError> {
-        self.point(|c| r::files_where(c, "id = ?1 AND tenant = ?2", params![id.as_str(), tenant.as_str()]))
+        let (id, tenant) = (id.clone(), tenant.clone());
+        self.point(move |c| r::files_where(c, "id = ?1 AND tenant = ?2", params![id.as_str(), tenant.as_str()]))
+            .await
             .map(|mut v| v.pop())
     }
 
     async fn file_chunk(&self, id: &FileId, n: u32) -> Result<Option<Sealed>, StoreError> {
-        self.point(|c| r::file_chunk(c, id, n))
+        let id = id.clone();
+        self.point(move |c| r::file_chunk(c, &id, n)).await
     }
 
     async fn subject_files(&self, tenant: &TenantCode, subject: &Pseudonym) -> Result<Vec<FileRow>, StoreError> {
@@ -170,21 +182,14 @@ impl PrivacyStore for SqliteStore {
     }
 
     async fn compact(&self) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        tokio::task::spawn_blocking(move || {
-            let c = open_conn(&path)?;
-            // Copy every WAL frame into the database, then cut the WAL to nothing: the
-            // frames holding removed rows (secure_delete zeroes them in the database)
-            // no longer exist anywhere in the files.
-            let (busy, _, _): (i64, i64, i64) = c
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .map_err(backend)?;
-            if busy != 0 {
-                return Err(StoreError::Backend("WAL checkpoint could not complete (busy)".into()));
+        match &self.engine {
+            Engine::Sqlite { path, .. } => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || crate::sqlite::compact(&path))
+                    .await
+                    .map_err(|e| StoreError::Backend(format!("compact task failed: {e}")))?
             }
-            Ok(())
-        })
-        .await
-        .map_err(|e| StoreError::Backend(format!("compact task failed: {e}")))?
+            Engine::Postgres { .. } => self.read(crate::postgres::compact).await,
+        }
     }
 }

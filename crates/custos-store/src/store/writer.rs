@@ -1,15 +1,19 @@
 //! Group commit: one writer thread owns the write connection. Concurrent write sets are
 //! queued; the thread takes all that are waiting (up to a limit), applies each in its own
 //! savepoint inside one transaction, commits once (one fsync), and only then answers
-//! each caller. A set that fails rolls back to its savepoint alone.
+//! each caller. A set that fails rolls back to its savepoint alone. On PostgreSQL a
+//! broken session is replaced before the next batch; the batch it broke is answered
+//! with an error, never acknowledged.
 
-use super::{apply, backend};
+use crate::query::apply;
+use crate::sql::{Connection, backend};
 use custos_core::store::{StoreError, WriteOp};
-use rusqlite::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
+
+type Reopen = Box<dyn Fn() -> Result<Connection, StoreError> + Send>;
 
 struct Job {
     ops: Vec<WriteOp>,
@@ -24,13 +28,13 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn start(conn: Connection, max_batch: usize) -> Result<Self, StoreError> {
+    pub(crate) fn start(conn: Connection, max_batch: usize, reopen: Option<Reopen>) -> Result<Self, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>(8192);
         let longest = Arc::new(AtomicU64::new(0));
         let l = longest.clone();
         std::thread::Builder::new()
-            .name("custos-sqlite-writer".into())
-            .spawn(move || run(conn, rx, max_batch.max(1), &l))
+            .name("custos-store-writer".into())
+            .spawn(move || run(conn, reopen, rx, max_batch.max(1), &l))
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
         Ok(Self { tx, longest })
     }
@@ -48,9 +52,21 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, longest: &AtomicU64) {
+fn run(
+    mut conn: Connection,
+    reopen: Option<Reopen>,
+    mut rx: mpsc::Receiver<Job>,
+    max_batch: usize,
+    longest: &AtomicU64,
+) {
     let mut jobs = Vec::with_capacity(max_batch);
     while let Some(first) = rx.blocking_recv() {
+        if let (true, Some(open)) = (conn.is_closed(), &reopen) {
+            match open() {
+                Ok(c) => conn = c,
+                Err(e) => tracing::error!(error = %e, "store writer cannot reconnect; will retry"),
+            }
+        }
         jobs.push(first);
         while jobs.len() < max_batch {
             match rx.try_recv() {
@@ -70,7 +86,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Job>, max_batch: usize, longest:
 
 fn commit_batch(conn: &Connection, jobs: &[Job]) -> Vec<Result<(), StoreError>> {
     let fail_all = |e: StoreError| jobs.iter().map(|_| Err(StoreError::Backend(e.to_string()))).collect();
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = conn.begin_write() {
         return fail_all(backend(e));
     }
     let mut results = Vec::with_capacity(jobs.len());

@@ -1,7 +1,9 @@
 //! Read queries for the SQLite store. Rows are parsed back into checked types; a row
 //! that does not parse is reported as a backend fault, never passed on.
 
-use super::backend;
+use crate::sql::Value as SqlValue;
+use crate::sql::backend;
+use crate::sql::{Connection, OptionalExtension, Row, params, params_from_iter};
 use custos_core::audit::{AuditEntry, ChainedEntry, Checkpoint, Outcome, PrincipalKind};
 use custos_core::clock::Timestamp;
 use custos_core::ids::{CollectionName, FieldName, Pseudonym, Purpose, RecordId, TenantCode, ZoneName};
@@ -10,8 +12,6 @@ use custos_core::store::{
     RecordRow, StoreError, SubjectRow, SubjectState, TenantKeyRow, TenantRow, Visibility,
 };
 use custos_crypto::{Sealed, TokenHash};
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 pub(crate) fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("stored {what} does not parse"))
@@ -51,7 +51,7 @@ pub(crate) fn api_key_by_hash(c: &Connection, hash: &TokenHash) -> Result<Option
     super::identity_read::api_keys_where(c, "hash = ?1", params![&hash.0[..]]).map(|mut v| v.pop())
 }
 
-fn tenant_row(r: &Row<'_>) -> rusqlite::Result<(String, String, String, i64, i64)> {
+fn tenant_row(r: &Row<'_>) -> crate::sql::Result<(String, String, String, i64, i64)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
@@ -79,7 +79,7 @@ pub(crate) fn tenants(c: &Connection) -> Result<Vec<TenantRow>, StoreError> {
     let mut st = c
         .prepare_cached("SELECT code, name, zone, key_version, created_at FROM tenants ORDER BY code")
         .map_err(backend)?;
-    let rows = st.query_map([], tenant_row).map_err(backend)?;
+    let rows = st.query_map((), tenant_row).map_err(backend)?;
     rows.map(|r| r.map_err(backend).and_then(tenant_parse)).collect()
 }
 
@@ -131,7 +131,7 @@ fn subject_parse(tenant: &TenantCode, (p, v, w, at, st): SubjectRaw) -> Result<S
     })
 }
 
-fn subject_row(r: &Row<'_>) -> rusqlite::Result<SubjectRaw> {
+fn subject_row(r: &Row<'_>) -> crate::sql::Result<SubjectRaw> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 
@@ -166,7 +166,7 @@ pub(crate) const RECORD_COLS: &str = "r.id, r.tenant, r.collection, r.subject, r
 
 /// Group joined (record, field) rows into records, keeping the query's order.
 pub(crate) fn collect_records(
-    st: &mut rusqlite::CachedStatement<'_>,
+    st: &mut crate::sql::Stmt<'_>,
     params: &[SqlValue],
 ) -> Result<Vec<RecordRow>, StoreError> {
     let mut out: Vec<RecordRow> = Vec::new();
@@ -384,7 +384,7 @@ pub(crate) fn audit_query(
     audit_rows(&mut st, &p)
 }
 
-fn audit_rows(st: &mut rusqlite::CachedStatement<'_>, params: &[SqlValue]) -> Result<Vec<ChainedEntry>, StoreError> {
+fn audit_rows(st: &mut crate::sql::Stmt<'_>, params: &[SqlValue]) -> Result<Vec<ChainedEntry>, StoreError> {
     let mut rows = st.query(params_from_iter(params.iter())).map_err(backend)?;
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(backend)? {
@@ -421,7 +421,7 @@ pub(crate) fn audit_head(c: &Connection) -> Result<Option<(i64, [u8; 32])>, Stor
     let row: Option<(i64, Vec<u8>)> = c
         .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .map_err(backend)?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row((), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(backend)?;
     row.map(|(s, h)| Ok((s, hash32(h)?))).transpose()
@@ -440,7 +440,7 @@ fn checkpoints_where(c: &Connection, tail: &str) -> Result<Vec<Checkpoint>, Stor
         .prepare_cached(&format!("SELECT seq, hash, time, signature FROM audit_checkpoints {tail}"))
         .map_err(backend)?;
     let rows = st
-        .query_map([], |r| {
+        .query_map((), |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Vec<u8>>(3)?))
         })
         .map_err(backend)?;
