@@ -78,6 +78,7 @@ async fn run(
         ledger: live.ledger().ok(),
         trusted_key: trusted,
         clock: live.clock().clone(),
+        zone: Some(live.zone().to_string()),
         progress: None,
     })
     .await?;

@@ -69,6 +69,8 @@ pub struct RestoreRequest {
     pub trusted_key: Option<String>,
     /// Clock for the restored vault.
     pub clock: Arc<dyn Clock>,
+    /// The zone the data must belong to (a zone's data is restored only into it).
+    pub zone: Option<String>,
     /// Bytes of the payload verified and then decrypted.
     pub progress: Option<Progress>,
 }
@@ -199,6 +201,12 @@ pub async fn restore(req: RestoreRequest) -> Result<RestoreReport, BackupError> 
         )));
     }
     let fetched = fetch_verified(&req.source, req.trusted_key.as_deref(), req.progress.clone()).await?;
+    if let Some(z) = req.zone.as_deref().filter(|z| *z != fetched.manifest.zone) {
+        return Err(BackupError::Invalid(format!(
+            "this backup is of zone {}; a zone's data is restored only into that zone, not into {z}",
+            fetched.manifest.zone
+        )));
+    }
     // Verified: from here on, anything written is removed again on failure.
     let result = load_and_check(&req, &fetched, started).await;
     if result.is_err() {

@@ -103,7 +103,7 @@ pub fn spawn(vault: Arc<Vault>, settings: Arc<BackupSettings>, tick: Duration) -
         loop {
             tokio::time::sleep(tick).await;
             let now = vault.clock().now().0;
-            if vault.is_sealed() || now < retry_at {
+            if vault.is_sealed() || now < retry_at || !vault.hold_lease("backups", crate::jobs::lease_for(tick)).await {
                 continue;
             }
             if let Err(e) = run_once(&vault, &settings, schedule, now).await {

@@ -1,8 +1,21 @@
-//! Background jobs of a serving node: the key rewrap after rotations.
+//! Background jobs of a serving node: the key rewrap, audit checkpoints and retention,
+//! identity checks, the privacy jobs. Each runs on the node holding its lease in the
+//! zone's database, so several nodes on one zone run each job once, not once each.
 
 use custos_core::Vault;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Lease period of the jobs that tail the trail continuously (exporters, alerts).
+pub(crate) const STREAM_LEASE: Duration = Duration::from_secs(10);
+/// How often a node without the lease asks again.
+pub(crate) const STANDBY: Duration = Duration::from_secs(2);
+
+/// Lease period for a job that runs every `every`: the holder renews it each run, so
+/// it must outlast one interval; a dead holder's job moves on after about two.
+pub(crate) fn lease_for(every: Duration) -> Duration {
+    every.saturating_mul(2).max(Duration::from_secs(5)) + Duration::from_secs(5)
+}
 
 /// Run the rewrap job until the process ends: after each rotation or unseal (and every
 /// minute), move old-version data forward in batches until none is left.
@@ -10,6 +23,9 @@ pub fn spawn_rewrap(vault: Arc<Vault>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             vault.rewrap_wanted(Duration::from_secs(60)).await;
+            if !vault.hold_lease("rewrap", lease_for(Duration::from_secs(60))).await {
+                continue;
+            }
             loop {
                 match vault.rewrap_step().await {
                     Ok(0) => break,
@@ -37,6 +53,9 @@ pub fn spawn_checkpoints(
         let mut last_prune: Option<tokio::time::Instant> = None;
         loop {
             tick.tick().await;
+            if !vault.hold_lease("audit", lease_for(every)).await {
+                continue;
+            }
             match vault.audit_checkpoint().await {
                 Ok(_) | Err(custos_core::CoreError::Sealed) => {}
                 Err(e) => tracing::error!(error = %e, "audit checkpoint failed"),
@@ -62,7 +81,7 @@ pub fn spawn_identity_checks(vault: Arc<Vault>, reminder_days: i64) -> tokio::ta
     tokio::spawn(async move {
         let mut noted: std::collections::HashMap<custos_core::ids::TenantCode, i64> = Default::default();
         loop {
-            if !vault.is_sealed() {
+            if !vault.is_sealed() && vault.hold_lease("identity", lease_for(Duration::from_secs(3600))).await {
                 if let Err(e) = vault.api_key_reminders(reminder_days).await {
                     tracing::warn!(error = %e, "api key reminders failed");
                 }
@@ -95,7 +114,7 @@ pub fn spawn_privacy(vault: Arc<Vault>, every: Duration, client: reqwest::Client
     let retention = tokio::spawn(async move {
         let mut noted: std::collections::HashMap<custos_core::ids::DsrId, i64> = Default::default();
         loop {
-            if !v.is_sealed() {
+            if !v.is_sealed() && v.hold_lease("retention", lease_for(every)).await {
                 match v.run_retention().await {
                     Ok(r) if r != custos_core::service::RetentionReport::default() => {
                         tracing::info!(?r, "retention purge ran");
@@ -123,6 +142,10 @@ pub fn spawn_privacy(vault: Arc<Vault>, every: Duration, client: reqwest::Client
     });
     let notices = tokio::spawn(async move {
         loop {
+            if !vault.hold_lease("notices", STREAM_LEASE).await {
+                tokio::time::sleep(STANDBY).await;
+                continue;
+            }
             match vault.due_notices(32).await {
                 Ok(due) => {
                     for n in due {

@@ -16,6 +16,7 @@ pub mod oidc;
 mod problem;
 mod state;
 pub mod tls;
+pub mod zones;
 
 pub use api::{openapi_json, router};
 pub use problem::Problem;

@@ -18,4 +18,6 @@ pub struct AppState {
     pub oidc: crate::oidc::OidcClient,
     /// The zone's backup settings.
     pub backups: Arc<crate::backups::BackupSettings>,
+    /// The deployment's zones as this node knows them.
+    pub zones: crate::zones::Zones,
 }

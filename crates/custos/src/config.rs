@@ -36,6 +36,9 @@ pub struct RawConfig {
     /// Backups, retention and restore drills (on request only when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<crate::config_backup::RawBackup>,
+    /// Residency zones: the served zone's store and backup target, the others' URLs.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub zones: std::collections::BTreeMap<String, crate::config_zones::RawZone>,
 }
 
 /// `[audit]`
@@ -219,10 +222,10 @@ pub struct Config {
     pub tls_ca: Option<PathBuf>,
     /// Body limit.
     pub max_body_bytes: usize,
-    /// Database file.
-    pub db_path: PathBuf,
-    /// Read connections.
-    pub read_connections: usize,
+    /// The zone's store.
+    pub store: crate::config_zones::StoreConfig,
+    /// Every zone this node knows (region, public URL), the served one included.
+    pub zones: Vec<crate::config_zones::ZoneInfo>,
     /// Interval between signed audit checkpoints.
     pub checkpoint_every: std::time::Duration,
     /// How long audit entries are kept (`None`: forever).
@@ -258,6 +261,7 @@ impl RawConfig {
             smtp: None,
             privacy: None,
             backup: None,
+            zones: Default::default(),
         }
     }
 
@@ -344,6 +348,16 @@ fn check(
     if raw.storage.read_connections == 0 || raw.storage.read_connections > 64 {
         bail!("storage.read_connections must be between 1 and 64");
     }
+    let zones = crate::config_zones::check(
+        dir,
+        zone.as_str(),
+        &raw.zones,
+        (resolve(dir, &raw.storage.path), raw.storage.read_connections),
+    )?;
+    let mut raw_backup = raw.backup.clone().unwrap_or_default();
+    if let Some(t) = &zones.backup_target {
+        raw_backup.target.clone_from(t);
+    }
     Ok(Config {
         zone,
         listen,
@@ -352,8 +366,8 @@ fn check(
         tls_key: resolve(dir, &raw.server.tls_key),
         tls_ca: raw.server.tls_ca.map(|p| resolve(dir, &p)),
         max_body_bytes,
-        db_path: resolve(dir, &raw.storage.path),
-        read_connections: raw.storage.read_connections,
+        store: zones.store,
+        zones: zones.directory,
         checkpoint_every: std::time::Duration::from_secs(raw.audit.checkpoint_seconds),
         audit_retention: (raw.audit.retention_days > 0)
             .then(|| std::time::Duration::from_secs(u64::from(raw.audit.retention_days) * 86_400)),
@@ -365,7 +379,7 @@ fn check(
             p.ledger = resolve(dir, &p.ledger);
             p
         },
-        backup: std::sync::Arc::new(crate::config_backup::check(dir, &raw.backup.clone().unwrap_or_default())?),
+        backup: std::sync::Arc::new(crate::config_backup::check(dir, &raw_backup)?),
     })
 }
 
@@ -449,7 +463,9 @@ mod tests {
         let text = toml::to_string(&raw()).unwrap();
         let back: RawConfig = toml::from_str(&text).unwrap();
         let c = check(Path::new("/d"), back, &EnvOverrides::default(), None, false).unwrap();
-        assert_eq!(c.db_path, Path::new("/d/zone.db"));
+        assert!(
+            matches!(c.store, crate::config_zones::StoreConfig::Sqlite { ref path, .. } if path == Path::new("/d/zone.db"))
+        );
         assert_eq!(c.max_body_bytes, 1 << 20);
     }
 

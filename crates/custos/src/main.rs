@@ -10,6 +10,7 @@ mod config;
 mod config_auth;
 mod config_backup;
 mod config_privacy;
+mod config_zones;
 mod datadir;
 
 use clap::{Parser, Subcommand};

@@ -82,6 +82,7 @@ async fn backups_go_to_and_come_back_from_an_s3_bucket() {
         ledger: Some(z.ledger.clone()),
         trusted_key: None,
         clock: z.clock.clone(),
+        zone: None,
         progress: None,
     })
     .await

@@ -121,6 +121,7 @@ impl Zone {
             ledger: Some(self.ledger.clone()),
             trusted_key: None,
             clock: self.clock.clone(),
+            zone: None,
             progress: None,
         })
         .await

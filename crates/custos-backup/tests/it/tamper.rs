@@ -89,6 +89,7 @@ async fn tampered_truncated_or_foreign_backups_are_refused_and_nothing_is_writte
         ledger: None,
         trusted_key: None,
         clock: z.clock.clone(),
+        zone: None,
         progress: None,
     })
     .await

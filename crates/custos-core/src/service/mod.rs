@@ -7,6 +7,7 @@ mod auth;
 mod backup;
 mod collections;
 mod identity;
+mod lease;
 mod privacy;
 mod records;
 mod rewrap;
@@ -40,8 +41,9 @@ use crate::store::{Store, TenantRow};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-/// How long a cached tenant row or authenticated token is trusted before re-reading
-/// the store (other nodes' rotations and revocations show up within this).
+/// How long a cached tenant row, collection schema or authenticated token is trusted
+/// before re-reading the store (other nodes' rotations, schema changes and revocations
+/// show up within this).
 const CACHE_TTL_MS: i64 = 2_000;
 
 /// The vault service for one zone.
@@ -53,7 +55,7 @@ pub struct Vault {
     keyring: RwLock<Option<Arc<Keyring>>>,
     pending_shares: Mutex<Vec<custos_crypto::Share>>,
     tenants: RwLock<HashMap<TenantCode, (TenantRow, Timestamp)>>,
-    schemas: RwLock<HashMap<(TenantCode, CollectionName), Arc<CollectionSchema>>>,
+    schemas: RwLock<HashMap<(TenantCode, CollectionName), (Arc<CollectionSchema>, Timestamp)>>,
     tokens: RwLock<HashMap<[u8; 32], (Principal, Timestamp)>>,
     rewrap_wanted: tokio::sync::Notify,
     identity: RwLock<IdentityConfig>,
@@ -63,6 +65,10 @@ pub struct Vault {
     /// Wakes the notice sender when an erasure owes notices.
     privacy_wake: tokio::sync::Notify,
     ledger: RwLock<Option<Arc<dyn crate::store::ErasureLedger>>>,
+    /// This process's random id: the holder name of the leases it takes.
+    node: String,
+    /// Leases this node holds, by job, with the time it last renewed each.
+    leases: RwLock<HashMap<String, Timestamp>>,
 }
 
 /// What a tenant-scoped call works with once authorised.
@@ -89,6 +95,8 @@ impl Vault {
             privacy: RwLock::new(PrivacyConfig::default()),
             privacy_wake: tokio::sync::Notify::new(),
             ledger: RwLock::new(None),
+            leases: RwLock::default(),
+            node: custos_crypto::random_hex(8).unwrap_or_else(|_| format!("pid-{}", std::process::id())),
         }
     }
 
@@ -151,13 +159,16 @@ impl Vault {
     }
 
     async fn schema(&self, code: &TenantCode, name: &CollectionName) -> Result<Arc<CollectionSchema>, CoreError> {
-        if let Some(s) = read(&self.schemas).get(&(code.clone(), name.clone())) {
+        let now = self.clock.now();
+        if let Some((s, at)) = read(&self.schemas).get(&(code.clone(), name.clone()))
+            && now.0 - at.0 < CACHE_TTL_MS
+        {
             return Ok(s.clone());
         }
         let row = self.store.get_collection(code, name).await?.ok_or(CoreError::NotFound("collection"))?;
         let schema: CollectionSchema = serde_json::from_str(&row.schema_json).map_err(|_| CoreError::Integrity)?;
         let schema = Arc::new(schema);
-        write(&self.schemas).insert((code.clone(), name.clone()), schema.clone());
+        write(&self.schemas).insert((code.clone(), name.clone()), (schema.clone(), now));
         Ok(schema)
     }
 }

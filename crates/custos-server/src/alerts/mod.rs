@@ -49,17 +49,29 @@ async fn raise(vault: &Vault, cfg: &AlertConfig, fired: &rules::Fired, trigger: 
 /// exporter-lag rule.
 pub fn spawn(vault: Arc<Vault>, cfg: AlertConfig, exporters: Exporters) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut cursor = match vault.exporter_cursor(CURSOR).await {
-            Ok(0) => vault.audit_head_seq().await.unwrap_or(0),
-            Ok(c) => c,
-            Err(_) => 0,
-        };
+        let mut cursor = 0;
+        let mut held = false;
         // The chain as it streams past is checked too: (seq, hash) of the last entry seen.
         let mut chain: Option<(i64, [u8; 32])> = None;
         let mut chain_alerted = false;
         let mut lagging: HashSet<String> = HashSet::new();
         let mut state = rules::State::default();
         loop {
+            // One node of the zone watches the trail; a standby resumes from the cursor.
+            if !vault.hold_lease("alerts", crate::jobs::STREAM_LEASE).await {
+                held = false;
+                tokio::time::sleep(crate::jobs::STANDBY).await;
+                continue;
+            }
+            if !held {
+                cursor = match vault.exporter_cursor(CURSOR).await {
+                    Ok(0) => vault.audit_head_seq().await.unwrap_or(0),
+                    Ok(c) => c,
+                    Err(_) => 0,
+                };
+                chain = None;
+                held = true;
+            }
             for e in exporters.snapshot() {
                 let threshold = cfg.rules.exporter_lag;
                 if threshold > 0 && e.lag >= threshold && lagging.insert(e.name.clone()) {

@@ -32,6 +32,17 @@ pub(crate) struct Health {
     dsr_overdue: usize,
     /// Latest backups and restore drills.
     backups: Option<super::backups::BackupHealth>,
+    /// The zone this node serves, its region, and this node's id (jobs run on the node
+    /// holding their lease).
+    zone: ZoneHealth,
+}
+
+/// Which zone and node answered.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ZoneHealth {
+    name: String,
+    region: Option<String>,
+    node: String,
 }
 
 /// Audit trail health.
@@ -109,6 +120,11 @@ pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
         access_reviews_overdue: s.vault.overdue_access_reviews().await.map(|v| v.len()).unwrap_or(0),
         dsr_overdue: s.vault.overdue_dsrs().await.map(|v| v.len()).unwrap_or(0),
         backups: super::backups::backup_health(&s).await,
+        zone: ZoneHealth {
+            name: s.vault.zone().to_string(),
+            region: s.zones.get(s.vault.zone().as_str()).and_then(|z| z.region.clone()),
+            node: s.vault.node_id().to_owned(),
+        },
     })
 }
 

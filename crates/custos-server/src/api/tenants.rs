@@ -19,6 +19,11 @@ pub(crate) struct CreateTenant {
     code: String,
     /// Organisation name.
     name: String,
+    /// The tenant's residency zone (default: the zone this server serves). A tenant is
+    /// created only by a node of its zone; any other zone is refused with 421 and the
+    /// URL that zone is served at.
+    #[serde(default)]
+    zone: Option<String>,
 }
 
 /// A tenant.
@@ -37,13 +42,17 @@ impl From<TenantView> for TenantOut {
 
 /// Create a tenant (operator only).
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = CreateTenant, security(("bearer" = [])),
-    responses((status = 201, body = TenantOut), (status = 400, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 201, body = TenantOut), (status = 400, body = Problem), (status = 409, body = Problem),
+        (status = 421, description = "the tenant's zone is served elsewhere", body = Problem), (status = 503, body = Problem)))]
 pub(crate) async fn create_tenant(
     State(s): State<AppState>,
     Auth(c): Auth,
     ApiJson(req): ApiJson<CreateTenant>,
 ) -> Result<(StatusCode, Json<TenantOut>), Problem> {
     let code = TenantCode::parse_strict(&req.code)?;
+    if let Some(z) = req.zone.as_deref().filter(|z| *z != s.vault.zone().as_str()) {
+        return Err(wrong_zone(&s, z));
+    }
     let t = s.vault.create_tenant(&c, code, &req.name).await?;
     Ok((StatusCode::CREATED, Json(t.into())))
 }
@@ -79,4 +88,16 @@ pub(crate) async fn rotate(
 ) -> Result<Json<Rotated>, Problem> {
     let code = TenantCode::parse(&code)?;
     Ok(Json(Rotated { key_version: s.vault.rotate_tenant_key(&c, &code).await? }))
+}
+
+/// 421 Misdirected Request: this node serves another zone.
+fn wrong_zone(s: &AppState, zone: &str) -> Problem {
+    let detail = match s.zones.get(zone) {
+        Some(z) => match &z.url {
+            Some(url) => format!("zone {zone} is served at {url}; this server serves zone {}", s.vault.zone()),
+            None => format!("zone {zone} is served by other nodes; this server serves zone {}", s.vault.zone()),
+        },
+        None => format!("this deployment has no zone {zone:?}; this server serves zone {}", s.vault.zone()),
+    };
+    Problem::new(StatusCode::MISDIRECTED_REQUEST, "wrong-zone", "Another zone", detail)
 }

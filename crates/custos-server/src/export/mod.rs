@@ -127,9 +127,22 @@ pub fn spawn(vault: Arc<Vault>, configs: Vec<ExporterConfig>) -> Exporters {
 
 async fn run(vault: Arc<Vault>, cfg: ExporterConfig, i: usize, status: Exporters) {
     let mut sink = Sink::new(&cfg.sink);
-    let mut cursor = vault.exporter_cursor(&cfg.name).await.unwrap_or(0);
+    let mut cursor = 0;
+    let mut held = false;
     let mut backoff = Duration::from_millis(250);
+    let lease = format!("export.{}", cfg.name);
     loop {
+        // One node of the zone exports; another takes over (from the durable cursor)
+        // within the lease period if it dies.
+        if !vault.hold_lease(&lease, crate::jobs::STREAM_LEASE).await {
+            held = false;
+            tokio::time::sleep(crate::jobs::STANDBY).await;
+            continue;
+        }
+        if !held {
+            cursor = vault.exporter_cursor(&cfg.name).await.unwrap_or(0);
+            held = true;
+        }
         let head = vault.audit_head_seq().await.unwrap_or(cursor);
         status.update(i, |s| {
             s.cursor = cursor;

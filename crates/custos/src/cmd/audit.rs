@@ -8,7 +8,7 @@ use std::path::Path;
 /// `custos audit verify`
 pub async fn verify(dir: &Path, public_key: Option<String>, json: bool) -> Result<()> {
     let cfg = config::load(dir, &config::EnvOverrides::from_env(), None, false)?;
-    let vault = super::open_vault(&cfg)?;
+    let vault = super::open_vault(&cfg).await?;
     let pk = match public_key {
         Some(h) => {
             let bytes = hex_decode(&h).context("--public-key is not 64 hex digits")?;

@@ -137,9 +137,16 @@ pub async fn restore_cmd(a: RestoreArgs) -> Result<()> {
     }
     let dir = &a.data_dir;
     let prepared = dir.join(config::FILE).exists();
+    let mut zone_check = None;
     let (db_path, ledger_path) = if prepared {
         let cfg = config::load(dir, &config::EnvOverrides::from_env(), None, false)?;
-        (cfg.db_path, a.ledger.clone().unwrap_or(cfg.privacy.ledger))
+        let crate::config_zones::StoreConfig::Sqlite { path, .. } = cfg.store else {
+            bail!(
+                "restore writes a SQLite zone; restore into a new data directory, then move the data (docs/deploy.md)"
+            );
+        };
+        zone_check = Some(cfg.zone.to_string());
+        (path, a.ledger.clone().unwrap_or(cfg.privacy.ledger))
     } else {
         if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
             bail!("{} exists and is not empty; restore into a new directory", dir.display());
@@ -170,6 +177,7 @@ pub async fn restore_cmd(a: RestoreArgs) -> Result<()> {
         ledger: Some(ledger),
         trusted_key: a.public_key.clone(),
         clock: Arc::new(SystemClock),
+        zone: zone_check,
         progress: Some(Arc::new(move |n| b.set_position(n))),
     })
     .await;

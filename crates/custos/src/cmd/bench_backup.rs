@@ -123,6 +123,7 @@ pub async fn run(a: BenchBackupArgs) -> Result<()> {
         ledger: Some(z.ledger.clone()),
         trusted_key: None,
         clock: Arc::new(SystemClock),
+        zone: None,
         progress: None,
     })
     .await?;

@@ -125,7 +125,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
         operator_token = Some(out.operator_token.expose().clone());
     }
     let cfg = config::load(dir, &config::EnvOverrides::from_env(), listen, false)?;
-    let vault = super::open_vault(&cfg)?;
+    let vault = super::open_vault(&cfg).await?;
     if vault.mode().await? != Some(Mode::Development) {
         bail!("{} was initialised for production; the demo refuses to run on it", dir.display());
     }

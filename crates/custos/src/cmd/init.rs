@@ -21,7 +21,7 @@ pub async fn initialize(dir: &Path, params: InitParams, listen: SocketAddr) -> R
         custos_server::tls::generate_local(&datadir::tls_dir(dir)).context("generating TLS material")?;
         config::RawConfig::initial(listen).write(dir)?;
         let cfg = config::load(dir, &config::EnvOverrides::default(), Some(listen), false)?;
-        let vault = super::open_vault(&cfg)?;
+        let vault = super::open_vault(&cfg).await?;
         Ok::<_, anyhow::Error>(vault.initialize(params).await?)
     }
     .await;

@@ -15,6 +15,7 @@ pub mod serve;
 pub mod unseal;
 
 use crate::config;
+use crate::config_zones::StoreConfig;
 use anyhow::{Context, Result};
 use custos_core::Vault;
 use custos_core::clock::SystemClock;
@@ -22,13 +23,20 @@ use custos_store::{SqlStore, SqliteOptions};
 use std::path::Path;
 use std::sync::Arc;
 
+/// Open the zone's store (SQLite file or PostgreSQL database).
+pub async fn open_store(cfg: &config::Config) -> Result<SqlStore> {
+    match &cfg.store {
+        StoreConfig::Sqlite { path, read_connections } => {
+            SqlStore::open_sqlite(path, SqliteOptions { read_connections: *read_connections, ..Default::default() })
+                .with_context(|| format!("opening {}", path.display()))
+        }
+        StoreConfig::Postgres(o) => SqlStore::connect_postgres(o).await.context("opening the zone's PostgreSQL store"),
+    }
+}
+
 /// Open the zone store and a sealed vault over it.
-pub fn open_vault(cfg: &config::Config) -> Result<Arc<Vault>> {
-    let store = SqlStore::open_sqlite(
-        &cfg.db_path,
-        SqliteOptions { read_connections: cfg.read_connections, ..Default::default() },
-    )
-    .with_context(|| format!("opening {}", cfg.db_path.display()))?;
+pub async fn open_vault(cfg: &config::Config) -> Result<Arc<Vault>> {
+    let store = open_store(cfg).await?;
     let vault = Vault::new(Arc::new(store), Arc::new(SystemClock), cfg.zone.clone());
     let ledger = custos_store::SqliteLedger::open(&cfg.privacy.ledger)
         .with_context(|| format!("opening the erasure ledger {}", cfg.privacy.ledger.display()))?;
@@ -46,7 +54,13 @@ pub fn config_check(dir: &Path) -> Result<()> {
     println!("  tls_cert        {}", cfg.tls_cert.display());
     println!("  tls_key         {}", cfg.tls_key.display());
     println!("  max_body_bytes  {}", cfg.max_body_bytes);
-    println!("  database        {}", cfg.db_path.display());
+    match &cfg.store {
+        StoreConfig::Sqlite { path, .. } => println!("  store           sqlite {}", path.display()),
+        StoreConfig::Postgres(_) => println!("  store           postgres (URL not shown)"),
+    }
+    for z in cfg.zones.iter().filter(|z| z.name != cfg.zone.as_str()) {
+        println!("  other zone      {} {}", z.name, z.url.as_deref().unwrap_or("(no URL)"));
+    }
     if !cfg.insecure_http {
         custos_server::tls::server_config(&cfg.tls_cert, &cfg.tls_key).context("TLS material")?;
         println!("  tls             certificate and key load");
@@ -70,6 +84,7 @@ pub fn print_openapi() -> Result<()> {
             mailer: None,
             oidc: custos_server::oidc::OidcClient::new(None)?,
             backups: Arc::new(custos_server::backups::BackupSettings::on_request(String::new(), dir.clone())),
+            zones: Default::default(),
         })
     );
     for ext in ["db", "db-wal", "db-shm"] {

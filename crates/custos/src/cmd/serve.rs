@@ -46,8 +46,15 @@ pub fn start(vault: Arc<Vault>, cfg: &config::Config, exporters: custos_server::
         .transpose()
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let oidc = custos_server::oidc::OidcClient::new(cfg.auth.oidc_ca.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let state =
-        AppState { vault: vault.clone(), tls: tls.is_some(), exporters, mailer, oidc, backups: cfg.backup.clone() };
+    let state = AppState {
+        vault: vault.clone(),
+        tls: tls.is_some(),
+        exporters,
+        mailer,
+        oidc,
+        backups: cfg.backup.clone(),
+        zones: zones(cfg),
+    };
     let app = custos_server::router(state, cfg.max_body_bytes);
     let running = custos_server::start(app, ListenOptions { addr: cfg.listen, tls: tls.clone() })?;
     if !cfg.auth.public_url_set {
@@ -76,6 +83,16 @@ pub fn spawn_jobs(vault: &Arc<Vault>, cfg: &config::Config) -> Result<Vec<tokio:
     Ok(jobs)
 }
 
+/// The zone directory handed to the server.
+fn zones(cfg: &config::Config) -> custos_server::zones::Zones {
+    let all = cfg
+        .zones
+        .iter()
+        .map(|z| custos_server::zones::ZoneEntry { name: z.name.clone(), region: z.region.clone(), url: z.url.clone() })
+        .collect();
+    custos_server::zones::Zones(Arc::new(all))
+}
+
 /// The URL clients use for a bound address.
 pub fn url(addr: SocketAddr, tls: bool) -> String {
     let host = if addr.ip().is_loopback() && addr.is_ipv4() { "localhost".to_string() } else { addr.ip().to_string() };
@@ -86,7 +103,7 @@ pub fn url(addr: SocketAddr, tls: bool) -> String {
 /// `custos serve`
 pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) -> Result<()> {
     let cfg = config::load(dir, &config::EnvOverrides::from_env(), listen, insecure_http)?;
-    let vault = super::open_vault(&cfg)?;
+    let vault = super::open_vault(&cfg).await?;
     match vault.mode().await? {
         None => bail!("{} is not initialised; run `custos init`", dir.display()),
         Some(Mode::Development) => dev_unseal(&vault, dir).await?,
