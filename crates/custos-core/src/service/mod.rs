@@ -46,6 +46,9 @@ use std::sync::{Arc, Mutex, RwLock};
 /// show up within this).
 const CACHE_TTL_MS: i64 = 2_000;
 
+/// A parsed schema and when it was read.
+type CachedSchema = (Arc<CollectionSchema>, Timestamp);
+
 /// The vault service for one zone.
 #[derive(Debug)]
 pub struct Vault {
@@ -55,7 +58,7 @@ pub struct Vault {
     keyring: RwLock<Option<Arc<Keyring>>>,
     pending_shares: Mutex<Vec<custos_crypto::Share>>,
     tenants: RwLock<HashMap<TenantCode, (TenantRow, Timestamp)>>,
-    schemas: RwLock<HashMap<(TenantCode, CollectionName), (Arc<CollectionSchema>, Timestamp)>>,
+    schemas: RwLock<HashMap<(TenantCode, CollectionName), CachedSchema>>,
     tokens: RwLock<HashMap<[u8; 32], (Principal, Timestamp)>>,
     rewrap_wanted: tokio::sync::Notify,
     identity: RwLock<IdentityConfig>,
