@@ -44,6 +44,17 @@ enum Command {
         /// Print the shares and token as JSON.
         #[arg(long)]
         json: bool,
+        /// Residency zone this data directory serves.
+        #[arg(long, default_value = "default")]
+        zone: String,
+        /// Region label of the zone (shown in health and to other zones).
+        #[arg(long)]
+        region: Option<String>,
+        /// The zone's store: `sqlite:PATH` (default: zone.db in the data directory) or a
+        /// `postgres://user@host:port/db` URL (an empty database; its password is read
+        /// from `CUSTOS_STORE_PASSWORD` and kept in a file beside the configuration).
+        #[arg(long)]
+        store: Option<String>,
     },
     /// Serve the API. Starts sealed.
     Serve {
@@ -200,8 +211,9 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Init { data_dir, shares, threshold, listen, json } => {
-                cmd::init::run(&data_dir, shares, threshold, listen, json).await
+            Command::Init { data_dir, shares, threshold, listen, json, zone, region, store } => {
+                let zone = cmd::init::ZoneArgs { zone, region, store };
+                cmd::init::run(&data_dir, shares, threshold, listen, json, zone).await
             }
             Command::Serve { data_dir, listen, insecure_http } => {
                 cmd::serve::run(&data_dir, listen, insecure_http).await

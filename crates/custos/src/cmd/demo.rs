@@ -119,7 +119,13 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
     let mut operator_token = None;
     if !dir.join(config::FILE).exists() {
         let params = InitParams { shares: 1, threshold: 1, mode: Mode::Development };
-        let out = super::init::initialize(dir, params, listen.unwrap_or(default_listen)).await?;
+        let out = super::init::initialize(
+            dir,
+            params,
+            listen.unwrap_or(default_listen),
+            &super::init::ZoneArgs { zone: "default".into(), ..Default::default() },
+        )
+        .await?;
         let share = out.shares.first().context("init produced no share")?;
         datadir::write_secret(&datadir::dev_share(dir), share.expose().as_bytes())?;
         operator_token = Some(out.operator_token.expose().clone());

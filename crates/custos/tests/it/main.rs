@@ -14,6 +14,7 @@ mod export;
 mod identity;
 mod isolation;
 mod keys_review;
+mod nodes;
 mod oidc;
 mod privacy;
 mod privacy_export;
