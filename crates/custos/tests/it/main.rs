@@ -26,3 +26,4 @@ mod seal;
 mod staff;
 mod support;
 mod tamper;
+mod zones;
