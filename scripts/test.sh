@@ -5,8 +5,10 @@
 # receiver of the audit export tests, oathtool for TOTP interoperability, Node.js with
 # the oidc-provider package as the OpenID Connect provider, Python's aiosmtpd as the
 # SMTP server, the age tool to open backups with, Python's moto server as the
-# S3-compatible backup target), then: format, lints, the FIPS build, and every test of
-# the workspace.
+# S3-compatible backup target, PostgreSQL for the second store), then: format, lints,
+# the FIPS build, and every test of the workspace, with a throwaway PostgreSQL server
+# on loopback (started here, stopped and removed at the end) unless CUSTOS_TEST_POSTGRES
+# already names one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,7 @@ need oathtool || missing+=(oathtool)
 need node || missing+=(nodejs)
 need npm || missing+=(npm)
 need age || missing+=(age)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && need apt-get; then
     echo "installing: ${missing[*]}"
@@ -50,7 +53,17 @@ cargo build -p custos --features fips --locked
 cargo test -p custos-crypto --features fips --locked
 step "tests"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pgdir=""
+cleanup() { rm -f "$log"; [ -z "$pgdir" ] || ./scripts/postgres.sh stop "$pgdir"; }
+trap cleanup EXIT
+if [ -z "${CUSTOS_TEST_POSTGRES:-}" ]; then
+  pgdir=$(mktemp -d -u "${TMPDIR:-/tmp}/custos-pg.XXXXXX")
+  CUSTOS_TEST_POSTGRES=$(./scripts/postgres.sh start "$pgdir")
+  export CUSTOS_TEST_POSTGRES
+  echo "throwaway PostgreSQL: $CUSTOS_TEST_POSTGRES"
+fi
+# The store suite and the multi-node and zone tests must run against it, not skip.
+export CUSTOS_REQUIRE_POSTGRES=1
 cargo test --workspace --locked 2>&1 | tee "$log"
 # One closing line for the whole run: the sum over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
