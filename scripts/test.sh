@@ -59,7 +59,8 @@ trap cleanup EXIT
 if [ -z "${CUSTOS_TEST_POSTGRES:-}" ]; then
   pgdir=$(mktemp -d -u "${TMPDIR:-/tmp}/custos-pg.XXXXXX")
   CUSTOS_TEST_POSTGRES=$(./scripts/postgres.sh start "$pgdir")
-  export CUSTOS_TEST_POSTGRES
+  CUSTOS_TEST_POSTGRES_CA="$pgdir/tls/ca.pem"
+  export CUSTOS_TEST_POSTGRES CUSTOS_TEST_POSTGRES_CA
   echo "throwaway PostgreSQL: $CUSTOS_TEST_POSTGRES"
 fi
 # The store suite and the multi-node and zone tests must run against it, not skip.

@@ -14,6 +14,6 @@ mod sqlite;
 mod store;
 
 pub use postgres::PgOptions;
-pub use scratch::{SERVER_VAR, scratch_postgres};
+pub use scratch::{SERVER_VAR, create_database, scratch_postgres};
 pub use sqlite::{SqliteLedger, SqliteOptions, load_snapshot};
 pub use store::SqlStore;

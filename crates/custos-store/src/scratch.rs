@@ -16,10 +16,16 @@ pub async fn scratch_postgres() -> Result<Option<String>, StoreError> {
         }
         return Ok(None);
     };
+    create_database(&admin).await.map(Some)
+}
+
+/// Create a new, empty database (named `t_<random>`) on the server `admin` names (an
+/// administrator's `postgres://` URL); its URL.
+pub async fn create_database(admin: &str) -> Result<String, StoreError> {
+    let admin = admin.to_owned();
     tokio::task::spawn_blocking(move || create(&admin))
         .await
         .map_err(|e| StoreError::Backend(format!("scratch task failed: {e}")))?
-        .map(Some)
 }
 
 fn create(admin: &str) -> Result<String, StoreError> {

@@ -156,6 +156,8 @@ enum Command {
     BenchAuth(cmd::bench_auth::BenchAuthArgs),
     /// Benchmark backup and restore throughput and write latency during a backup.
     BenchBackup(cmd::bench_backup::BenchBackupArgs),
+    /// Benchmark one SQLite node against one and two PostgreSQL nodes of one zone.
+    BenchNodes(cmd::bench_nodes::BenchNodesArgs),
     /// Benchmark purging a subject with few and with many records, step by step.
     BenchPurge(cmd::bench_purge::BenchPurgeArgs),
     /// Serve the plaintext floor for `custos bench` (benchmarks only).
@@ -244,6 +246,7 @@ fn main() -> ExitCode {
             Command::BenchAuth(args) => cmd::bench_auth::run(args).await,
             Command::BenchPurge(args) => cmd::bench_purge::run(args).await,
             Command::BenchBackup(args) => cmd::bench_backup::run(args).await,
+            Command::BenchNodes(args) => cmd::bench_nodes::run(args).await,
             Command::BenchFloor { data_dir } => cmd::bench::serve_floor(&data_dir).await,
         }
     });

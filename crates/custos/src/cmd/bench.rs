@@ -36,7 +36,7 @@ pub struct BenchArgs {
     no_export: bool,
 }
 
-fn schema() -> Value {
+pub(super) fn schema() -> Value {
     json!({
         "fields": {
             "email": {"type": "email", "pii": true, "searchable": true, "required": true},
@@ -47,7 +47,7 @@ fn schema() -> Value {
     })
 }
 
-fn record_body(subjects: &[String], n: usize) -> Value {
+pub(super) fn record_body(subjects: &[String], n: usize) -> Value {
     json!({
         "subject": subjects[n % subjects.len()],
         "fields": {"email": format!("bench.person{n}@example.org"), "name": format!("Bench Person {n}"), "score": n % 100}
@@ -57,7 +57,7 @@ fn record_body(subjects: &[String], n: usize) -> Value {
 /// A child server process, killed when dropped.
 pub(super) struct Child {
     _proc: tokio::process::Child,
-    first_line: String,
+    pub(super) first_line: String,
 }
 
 pub(super) async fn spawn(args: &[&str]) -> Result<Child> {

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod bench;
 pub mod bench_auth;
 pub mod bench_backup;
+pub mod bench_nodes;
 pub mod bench_purge;
 mod bench_zone;
 pub mod demo;
