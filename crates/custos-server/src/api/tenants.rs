@@ -97,7 +97,7 @@ fn wrong_zone(s: &AppState, zone: &str) -> Problem {
             Some(url) => format!("zone {zone} is served at {url}; this server serves zone {}", s.vault.zone()),
             None => format!("zone {zone} is served by other nodes; this server serves zone {}", s.vault.zone()),
         },
-        None => format!("this deployment has no zone {zone:?}; this server serves zone {}", s.vault.zone()),
+        None => format!("this deployment has no such zone; this server serves zone {}", s.vault.zone()),
     };
     Problem::new(StatusCode::MISDIRECTED_REQUEST, "wrong-zone", "Another zone", detail)
 }
