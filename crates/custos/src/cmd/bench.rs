@@ -87,21 +87,26 @@ pub(super) async fn spawn(args: &[&str]) -> Result<Child> {
     Ok(Child { _proc: proc, first_line })
 }
 
-struct Target {
-    client: reqwest::Client,
-    create_url: String,
-    read_url: String,
-    key: Option<String>,
-    subjects: Vec<String>,
+/// What the load runs against: the records URL of each node (requests go round robin).
+pub(super) struct Target {
+    pub(super) client: reqwest::Client,
+    pub(super) urls: Vec<String>,
+    pub(super) key: Option<String>,
+    pub(super) subjects: Vec<String>,
 }
 
-async fn phases(t: Target, a: &BenchArgs) -> Result<(Stats, Stats)> {
+/// One second of warm-up, then `seconds` of creates, then `seconds` of reads of them.
+pub(super) async fn phases(t: Target, concurrency: usize, seconds: u64) -> Result<(Stats, Stats)> {
     let subjects = Arc::new(t.subjects);
     let key = t.key.clone();
+    let urls = Arc::new(t.urls);
+    if urls.is_empty() {
+        bail!("no server to load");
+    }
     let make_create: MakeRequest = {
-        let (url, key, subjects) = (t.create_url.clone(), key.clone(), subjects.clone());
+        let (urls, key, subjects) = (urls.clone(), key.clone(), subjects.clone());
         Arc::new(move |c: &reqwest::Client, n| {
-            let r = c.post(&url).json(&record_body(&subjects, n));
+            let r = c.post(&urls[n % urls.len()]).json(&record_body(&subjects, n));
             match &key {
                 Some(k) => r.bearer_auth(k),
                 None => r,
@@ -120,17 +125,17 @@ async fn phases(t: Target, a: &BenchArgs) -> Result<(Stats, Stats)> {
         })
     };
     // Warm-up: connections, caches.
-    load::run(t.client.clone(), a.concurrency, Duration::from_secs(1), make_create.clone(), Some(collect.clone()))
-        .await;
+    load::run(t.client.clone(), concurrency, Duration::from_secs(1), make_create.clone(), Some(collect.clone())).await;
     let create =
-        load::run(t.client.clone(), a.concurrency, Duration::from_secs(a.seconds), make_create, Some(collect)).await;
+        load::run(t.client.clone(), concurrency, Duration::from_secs(seconds), make_create, Some(collect)).await;
     let ids = Arc::new(std::mem::take(&mut *ids.lock().unwrap_or_else(|p| p.into_inner())));
     if ids.is_empty() {
         bail!("no record was created; the server refused every request");
     }
     let make_read: MakeRequest = {
-        let (url, key, ids) = (t.read_url.clone(), key, ids.clone());
+        let ids = ids.clone();
         Arc::new(move |c: &reqwest::Client, n| {
+            let url = &urls[n % urls.len()];
             let r = c.get(format!("{url}/{}", ids[(n * 7919) % ids.len()])).header("custos-purpose", "grading");
             match &key {
                 Some(k) => r.bearer_auth(k),
@@ -138,8 +143,18 @@ async fn phases(t: Target, a: &BenchArgs) -> Result<(Stats, Stats)> {
             }
         })
     };
-    let read = load::run(t.client, a.concurrency, Duration::from_secs(a.seconds), make_read, None).await;
+    let read = load::run(t.client, concurrency, Duration::from_secs(seconds), make_read, None).await;
     Ok((create, read))
+}
+
+/// Create `n` subjects at `url` (a tenant's `/subjects`); their ids.
+pub(super) async fn subjects(http: &reqwest::Client, url: &str, key: &str, n: usize) -> Result<Vec<String>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let v: Value = http.post(url).bearer_auth(key).json(&json!({})).send().await?.json().await?;
+        out.push(v["id"].as_str().context("subject id")?.to_owned());
+    }
+    Ok(out)
 }
 
 async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
@@ -165,25 +180,8 @@ async fn secure_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
     if !r.status().is_success() {
         bail!("creating the bench collection: {}", r.text().await?);
     }
-    let mut subjects = Vec::with_capacity(a.subjects);
-    for _ in 0..a.subjects {
-        let v: Value = http
-            .post(format!("{url}/v1/tenants/demo/subjects"))
-            .bearer_auth(&key)
-            .json(&json!({}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        subjects.push(v["id"].as_str().context("subject id")?.to_owned());
-    }
-    let t = Target {
-        client: http,
-        create_url: format!("{base}/records"),
-        read_url: format!("{base}/records"),
-        key: Some(key),
-        subjects,
-    };
+    let subjects = subjects(&http, &format!("{url}/v1/tenants/demo/subjects"), &key, a.subjects).await?;
+    let t = Target { client: http, urls: vec![format!("{base}/records")], key: Some(key), subjects };
     Ok((child, t))
 }
 
@@ -195,16 +193,7 @@ async fn floor_target(dir: &Path, a: &BenchArgs) -> Result<(Child, Target)> {
     let subjects =
         info["subjects"].as_array().context("subjects")?.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect();
     let http = client::https_client(Some(&ca), a.concurrency)?;
-    Ok((
-        child,
-        Target {
-            client: http,
-            create_url: format!("{url}/floor/records"),
-            read_url: format!("{url}/floor/records"),
-            key: None,
-            subjects,
-        },
-    ))
+    Ok((child, Target { client: http, urls: vec![format!("{url}/floor/records")], key: None, subjects }))
 }
 
 fn line(name: &str, s: &Stats) {
@@ -228,8 +217,8 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
     );
     let (child, t) = secure_target(&root.join("secure"), &a).await?;
-    let (http, base) = (t.client.clone(), t.create_url.split("/v1/").next().unwrap_or_default().to_owned());
-    let (create, read) = phases(t, &a).await?;
+    let (http, base) = (t.client.clone(), t.urls[0].split("/v1/").next().unwrap_or_default().to_owned());
+    let (create, read) = phases(t, a.concurrency, a.seconds).await?;
     let export = exporter_catch_up(&http, &base).await?;
     drop(child);
     line("create (custos)", &create);
@@ -243,7 +232,7 @@ pub async fn run(a: BenchArgs) -> Result<()> {
         "export": {"entries": export.head, "lag_at_end": export.lag_at_end, "catch_up_entries_per_s": export.catch_up_rate}});
     if !a.no_floor {
         let (child, t) = floor_target(&root.join("floor"), &a).await?;
-        let (fc, fr) = phases(t, &a).await?;
+        let (fc, fr) = phases(t, a.concurrency, a.seconds).await?;
         drop(child);
         line("create (plaintext floor)", &fc);
         line("read (plaintext floor)", &fr);

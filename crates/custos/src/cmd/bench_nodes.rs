@@ -2,14 +2,12 @@
 //! SQLite node, one PostgreSQL node, and two PostgreSQL nodes on one database (the load
 //! spread over both), each on a fresh zone; throughput and p50/p99 for each.
 
-use super::bench::{Child, Cleanup, spawn};
-use super::load::{self, MakeRequest, OnBody, Stats};
+use super::bench::{Child, Cleanup, Target, phases, spawn};
+use super::load::Stats;
 use crate::client;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// Options of `custos bench-nodes`.
 #[derive(Debug, clap::Args)]
@@ -27,7 +25,7 @@ pub struct BenchNodesArgs {
 }
 
 struct Zone {
-    _nodes: Vec<Child>,
+    nodes: Vec<Child>,
     urls: Vec<String>,
     http: reqwest::Client,
     key: String,
@@ -99,56 +97,16 @@ async fn zone(dir: &Path, store: Option<&str>, nodes: usize, a: &BenchNodesArgs)
     if !r.status().is_success() {
         bail!("collection: {}", r.text().await?);
     }
-    let mut subjects = Vec::new();
-    for _ in 0..200 {
-        let v: Value = http
-            .post(format!("{u}/v1/tenants/bench/subjects"))
-            .bearer_auth(&key)
-            .json(&json!({}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        subjects.push(v["id"].as_str().context("subject id")?.to_owned());
-    }
-    Ok(Zone { _nodes: children, urls, http, key, subjects })
+    let subjects = super::bench::subjects(&http, &format!("{u}/v1/tenants/bench/subjects"), &key, 200).await?;
+    Ok(Zone { nodes: children, urls, http, key, subjects })
 }
 
 async fn measure(z: Zone, a: &BenchNodesArgs) -> Result<(Stats, Stats)> {
-    let urls =
-        Arc::new(z.urls.iter().map(|u| format!("{u}/v1/tenants/bench/collections/bench/records")).collect::<Vec<_>>());
-    let (key, subjects) = (Arc::new(z.key), Arc::new(z.subjects));
-    let make_create: MakeRequest = {
-        let (urls, key, subjects) = (urls.clone(), key.clone(), subjects.clone());
-        Arc::new(move |c: &reqwest::Client, n| {
-            c.post(&urls[n % urls.len()]).bearer_auth(key.as_str()).json(&super::bench::record_body(&subjects, n))
-        })
-    };
-    let ids: Arc<Mutex<Vec<String>>> = Arc::default();
-    let collect: OnBody = {
-        let ids = ids.clone();
-        Arc::new(move |b: &[u8]| {
-            if let Ok(v) = serde_json::from_slice::<Value>(b)
-                && let Some(id) = v["id"].as_str()
-            {
-                ids.lock().unwrap_or_else(|p| p.into_inner()).push(id.to_owned());
-            }
-        })
-    };
-    load::run(z.http.clone(), a.concurrency, Duration::from_secs(1), make_create.clone(), Some(collect.clone())).await;
-    let create =
-        load::run(z.http.clone(), a.concurrency, Duration::from_secs(a.seconds), make_create, Some(collect)).await;
-    let ids = Arc::new(std::mem::take(&mut *ids.lock().unwrap_or_else(|p| p.into_inner())));
-    if ids.is_empty() {
-        bail!("no record was created");
-    }
-    let make_read: MakeRequest = Arc::new(move |c: &reqwest::Client, n| {
-        c.get(format!("{}/{}", urls[n % urls.len()], ids[(n * 7919) % ids.len()]))
-            .bearer_auth(key.as_str())
-            .header("custos-purpose", "grading")
-    });
-    let read = load::run(z.http, a.concurrency, Duration::from_secs(a.seconds), make_read, None).await;
-    Ok((create, read))
+    let urls = z.urls.iter().map(|u| format!("{u}/v1/tenants/bench/collections/bench/records")).collect();
+    let t = Target { client: z.http, urls, key: Some(z.key), subjects: z.subjects };
+    let out = phases(t, a.concurrency, a.seconds).await;
+    drop(z.nodes);
+    out
 }
 
 fn line(name: &str, s: &Stats) {
