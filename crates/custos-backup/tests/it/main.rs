@@ -9,6 +9,7 @@ mod support;
 
 mod drill;
 mod load;
+mod postgres;
 mod retention;
 mod roundtrip;
 mod s3;

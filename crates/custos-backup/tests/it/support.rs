@@ -54,6 +54,17 @@ pub fn fields(v: Value) -> Map<String, Value> {
 pub async fn zone() -> Zone {
     let dir = tempfile::tempdir().unwrap();
     let store = SqlStore::open_sqlite(&dir.path().join("zone.db"), SqliteOptions::default()).unwrap();
+    zone_on(store, dir).await
+}
+
+/// The same zone on a scratch PostgreSQL database (`None` without a test server).
+pub async fn pg_zone() -> Option<Zone> {
+    let url = custos_store::scratch_postgres().await.unwrap()?;
+    let store = SqlStore::connect_postgres(&custos_store::PgOptions::new(url)).await.unwrap();
+    Some(zone_on(store, tempfile::tempdir().unwrap()).await)
+}
+
+async fn zone_on(store: SqlStore, dir: tempfile::TempDir) -> Zone {
     let clock = Arc::new(ManualClock::new(Timestamp(T0)));
     let vault = Arc::new(Vault::new(Arc::new(store), clock.clone(), ZoneName::parse("eu").unwrap()));
     let ledger = Arc::new(SqliteLedger::open(&dir.path().join("erasure-ledger.db")).unwrap());

@@ -9,9 +9,15 @@ use crate::store::{StoreError, WriteOp};
 use std::time::Duration;
 
 impl Vault {
-    /// This process's node id (random per start).
-    pub fn node_id(&self) -> &str {
-        &self.node
+    /// This node's id.
+    pub fn node_id(&self) -> String {
+        crate::keyring::read(&self.node).clone()
+    }
+
+    /// Give this node a lasting id (kept in its data directory), so a restarted node
+    /// takes its own leases back at once instead of waiting for them to lapse.
+    pub fn set_node_id(&self, id: &str) {
+        id.clone_into(&mut crate::keyring::write(&self.node));
     }
 
     /// Take or renew the lease for `job` for `ttl`: `true` when this node may run it
@@ -25,7 +31,7 @@ impl Vault {
             return true;
         }
         let until = Timestamp(now.0.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)));
-        let op = WriteOp::TakeLease { name: job.to_owned(), holder: self.node.clone(), now, until };
+        let op = WriteOp::TakeLease { name: job.to_owned(), holder: self.node_id(), now, until };
         match self.store.apply(vec![op]).await {
             Ok(()) => {
                 crate::keyring::write(&self.leases).insert(job.to_owned(), now);

@@ -68,8 +68,9 @@ pub struct Vault {
     /// Wakes the notice sender when an erasure owes notices.
     privacy_wake: tokio::sync::Notify,
     ledger: RwLock<Option<Arc<dyn crate::store::ErasureLedger>>>,
-    /// This process's random id: the holder name of the leases it takes.
-    node: String,
+    /// This node's id: the holder name of the leases it takes (random per process
+    /// unless the data directory gives it a lasting one).
+    node: RwLock<String>,
     /// Leases this node holds, by job, with the time it last renewed each.
     leases: RwLock<HashMap<String, Timestamp>>,
 }
@@ -99,7 +100,7 @@ impl Vault {
             privacy_wake: tokio::sync::Notify::new(),
             ledger: RwLock::new(None),
             leases: RwLock::default(),
-            node: custos_crypto::random_hex(8).unwrap_or_else(|_| format!("pid-{}", std::process::id())),
+            node: RwLock::new(custos_crypto::random_hex(8).unwrap_or_else(|_| format!("pid-{}", std::process::id()))),
         }
     }
 

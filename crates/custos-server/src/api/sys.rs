@@ -123,7 +123,7 @@ pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
         zone: ZoneHealth {
             name: s.vault.zone().to_string(),
             region: s.zones.get(s.vault.zone().as_str()).and_then(|z| z.region.clone()),
-            node: s.vault.node_id().to_owned(),
+            node: s.vault.node_id(),
         },
     })
 }

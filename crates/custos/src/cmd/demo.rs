@@ -132,6 +132,7 @@ pub async fn run(dir: &Path, listen: Option<SocketAddr>) -> Result<()> {
     }
     let cfg = config::load(dir, &config::EnvOverrides::from_env(), listen, false)?;
     let vault = super::open_vault(&cfg).await?;
+    vault.set_node_id(&datadir::node_id(dir)?);
     if vault.mode().await? != Some(Mode::Development) {
         bail!("{} was initialised for production; the demo refuses to run on it", dir.display());
     }

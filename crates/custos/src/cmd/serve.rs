@@ -104,6 +104,7 @@ pub fn url(addr: SocketAddr, tls: bool) -> String {
 pub async fn run(dir: &Path, listen: Option<SocketAddr>, insecure_http: bool) -> Result<()> {
     let cfg = config::load(dir, &config::EnvOverrides::from_env(), listen, insecure_http)?;
     let vault = super::open_vault(&cfg).await?;
+    vault.set_node_id(&datadir::node_id(dir)?);
     match vault.mode().await? {
         None => bail!("{} is not initialised; run `custos init`", dir.display()),
         Some(Mode::Development) => dev_unseal(&vault, dir).await?,
