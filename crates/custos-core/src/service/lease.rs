@@ -30,7 +30,7 @@ impl Vault {
         if crate::keyring::read(&self.leases).get(job).is_some_and(|at| now.0 >= at.0 && now.0 - at.0 < ttl_ms / 3) {
             return true;
         }
-        let until = Timestamp(now.0.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)));
+        let until = Timestamp(now.0.saturating_add(ttl_ms));
         let op = WriteOp::TakeLease { name: job.to_owned(), holder: self.node_id(), now, until };
         match self.store.apply(vec![op]).await {
             Ok(()) => {
